@@ -1,0 +1,49 @@
+"""The ``l3roam`` command: a table of subcommands, each in its own module.
+
+A subcommand module provides ``add_arguments(parser)`` and
+``run(args) -> int``; it keeps heavy imports (pyroute2, scapy, matplotlib)
+inside ``run`` so that ``l3roam --help`` stays fast and a missing optional
+dependency of one subcommand does not break the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from l3roam.errors import L3roamError
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "master": ("l3roam.master.main", "run the lease master daemon"),
+    "ctl": ("l3roam.master.ctl", "query a running master: leases, locations, metrics"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="l3roam", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    mod = importlib.import_module(args._module)
+    try:
+        return int(mod.run(args) or 0)
+    except L3roamError as exc:
+        print(f"l3roam {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine, as root.
+# Installs the system tools l3roam drives (babeld >= 1.12.2 from a pinned
+# Debian 13 source, iproute2, DHCP clients, nftables, tcpdump) and the Python
+# package with its test extras.  Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup.sh: must run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+want_babeld() {
+    command -v babeld >/dev/null 2>&1 || return 0
+    # babeld -V prints e.g. "babeld-1.13.1"
+    local v
+    v=$(babeld -V 2>&1 | sed -n 's/.*babeld-\([0-9.]*\).*/\1/p' | head -n1)
+    python3 - "$v" <<'PY' || return 0
+import sys
+v = tuple(int(x) for x in sys.argv[1].split(".") if x.isdigit())
+sys.exit(0 if v >= (1, 12, 2) else 1)
+PY
+    return 1
+}
+
+# Debian 12's babeld 1.12.1 withdraws the wrong prefix (fixed in 1.12.2); take
+# babeld from Debian 13, pinned so that nothing else is upgraded from it.
+codename=$(. /etc/os-release; echo "${VERSION_CODENAME:-}")
+if [ "$codename" = bookworm ] && [ ! -f /etc/apt/sources.list.d/l3roam-trixie.sources ]; then
+    cat > /etc/apt/sources.list.d/l3roam-trixie.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    cat > /etc/apt/preferences.d/l3roam-trixie <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+
+Package: babeld libb2-1
+Pin: release n=trixie
+Pin-Priority: 990
+PIN
+fi
+
+pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || want_babeld; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" babeld >/dev/null
+fi
+babeld -V 2>&1 | head -n1
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
