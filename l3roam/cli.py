@@ -18,6 +18,7 @@ from l3roam.errors import L3roamError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "master": ("l3roam.master.main", "run the lease master daemon"),
     "ctl": ("l3roam.master.ctl", "query a running master: leases, locations, metrics"),
+    "bench": ("l3roam.bench", "benchmarks: master (lease operations/s and latency)"),
 }
 
 

@@ -9,7 +9,7 @@ rules that span several fields; keys it reports are relative to itself.
 Pure module apart from reading the file: no sockets, no netlink.
 
 Supported field types: ``str``, ``int``, ``float``, ``bool``, ``Path``,
-``IPv4Address``, ``IPv4Network``, ``IPv4Interface``, ``IPv6Network``, ``MacAddress``,
+``IPv4Address``, ``IPv4Network``, ``IPv4Interface``, ``IPv6Network``, ``MacAddress``, ``Endpoint``,
 ``Literal[...]``, ``X | None``, ``list[X]``, ``tuple[X, ...]``,
 ``dict[str, X]`` and nested dataclasses.
 """
@@ -47,6 +47,24 @@ class MacAddress(str):
         return bytes.fromhex(self.replace(":", ""))
 
 
+class Endpoint(str):
+    """``host:port`` (IPv6 hosts in brackets); ``.host`` and ``.port`` split it."""
+
+    def __new__(cls, value: str) -> "Endpoint":
+        host, sep, port = str(value).rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not host:port: {value!r}")
+        return super().__new__(cls, value)
+
+    @property
+    def host(self) -> str:
+        return self.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.rpartition(":")[2])
+
+
 class _Problems:
     def __init__(self) -> None:
         self.items: list[ConfigProblem] = []
@@ -61,7 +79,7 @@ def _join(prefix: str, key: str | int) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-_MISSING = object()
+_FAILED = object()  # a value that could not be converted (its problem is recorded)
 
 
 def _type_name(tp: Any) -> str:
@@ -76,6 +94,7 @@ def _type_name(tp: Any) -> str:
             ipaddress.IPv4Interface: "an IPv4 address with prefix length",
             ipaddress.IPv6Network: "an IPv6 prefix",
             MacAddress: "a MAC address (aa:bb:cc:dd:ee:ff)",
+            Endpoint: "host:port",
             Path: "a path",
         }.get(tp, tp.__name__)
     return str(tp)
@@ -91,74 +110,81 @@ def _convert(tp: Any, value: Any, key: str, problems: _Problems) -> Any:
             return _convert(args[0], value, key, problems)
         sub = _Problems()
         for arg in args:
-            sub.items.clear()
             result = _convert(arg, value, key, sub)
-            if not sub.items:
+            if result is not _FAILED:
                 return result
         problems.add(key, f"expected one of {', '.join(_type_name(a) for a in args)}, got {value!r}")
-        return None
+        return _FAILED
     if origin is Literal:
         allowed = get_args(tp)
         if value not in allowed:
             problems.add(key, f"must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
-            return None
+            return _FAILED
         return value
     if origin in (list, tuple):
         args = get_args(tp)
         if not isinstance(value, list):
             problems.add(key, f"expected a list, got {type(value).__name__}")
-            return None
+            return _FAILED
         item_tp = args[0] if args else Any
-        items = [_convert(item_tp, v, _join(key, i), problems) for i, v in enumerate(value)]
+        items = []
+        for i, v in enumerate(value):
+            item = _convert(item_tp, v, _join(key, i), problems)
+            if item is not _FAILED:  # a bad item is reported and left out, so
+                items.append(item)   # checks of the whole still run on the rest
         return tuple(items) if origin is tuple else items
     if origin is dict:
         key_tp, val_tp = get_args(tp) or (str, Any)
         if not isinstance(value, dict):
             problems.add(key, f"expected a mapping, got {type(value).__name__}")
-            return None
-        return {
-            _convert(key_tp, k, key, problems): _convert(val_tp, v, _join(key, str(k)), problems)
-            for k, v in value.items()
-        }
+            return _FAILED
+        out = {}
+        for k, v in value.items():
+            ck = _convert(key_tp, k, _join(key, str(k)), problems)
+            cv = _convert(val_tp, v, _join(key, str(k)), problems)
+            if ck is not _FAILED and cv is not _FAILED:
+                out[ck] = cv
+        return out
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key, problems)
+        obj = _build(tp, value, key, problems)
+        return _FAILED if obj is None else obj
     if tp is Any:
         return value
     if tp is bool:
         if not isinstance(value, bool):
             problems.add(key, f"expected true or false, got {value!r}")
-            return None
+            return _FAILED
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             problems.add(key, f"expected an integer, got {value!r}")
-            return None
+            return _FAILED
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             problems.add(key, f"expected a number, got {value!r}")
-            return None
+            return _FAILED
         return float(value)
     if tp is str:
         if not isinstance(value, str):
             problems.add(key, f"expected a string, got {value!r}")
-            return None
+            return _FAILED
         return value
     if tp in (ipaddress.IPv4Network, ipaddress.IPv6Network):
         try:
             return tp(str(value), strict=True)
         except ValueError as exc:
             problems.add(key, f"expected {_type_name(tp)}, got {value!r} ({exc})")
-            return None
-    if tp in (ipaddress.IPv4Address, ipaddress.IPv4Interface, MacAddress, Path):
+            return _FAILED
+    if tp in (ipaddress.IPv4Address, ipaddress.IPv4Interface, MacAddress, Path, Endpoint):
         if not isinstance(value, str):
             problems.add(key, f"expected {_type_name(tp)}, got {value!r}")
-            return None
+            return _FAILED
         try:
             return tp(value)
         except ValueError:
             problems.add(key, f"expected {_type_name(tp)}, got {value!r}")
-            return None
+            return _FAILED
     raise TypeError(f"config type {tp!r} is not supported")  # a programming error
 
 
@@ -175,15 +201,23 @@ def _build(cls: type[T], data: Any, prefix: str, problems: _Problems) -> T | Non
             known = ", ".join(sorted(fields))
             problems.add(_join(prefix, str(k)), f"unknown key (known keys: {known})")
     kwargs: dict[str, Any] = {}
-    before = len(problems.items)
+    failed_required = False
     for name, f in fields.items():
         key = _join(prefix, name)
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name], key, problems)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            value = _convert(hints[name], data[name], key, problems)
+            if value is not _FAILED:
+                kwargs[name] = value
+            elif required:
+                failed_required = True
+        elif required:
             problems.add(key, "required key is missing")
-    if len(problems.items) != before:
+            failed_required = True
+    if failed_required:
         return None
+    # a field that failed falls back to its default, so cross-field checks still
+    # run and every problem is reported in one pass
     obj = cls(**kwargs)
     check = getattr(obj, "check", None)
     if callable(check):
@@ -207,7 +241,8 @@ def load_text(cls: type[T], text: str, source: str = "<config>") -> T:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise ConfigError(source, [ConfigProblem("", f"not valid YAML ({where}): {exc}")]) from None
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(source, [ConfigProblem("", f"not valid YAML ({where}): {what}")]) from None
     return load_data(cls, data, source)
 
 

@@ -1,0 +1,160 @@
+"""Lease master throughput and latency, with durable writes, at 1/10/50 nodes.
+
+Starts the real master process (SQLite store) on loopback and drives it from
+simulated nodes, each a real ``MasterClient`` with its own socket, every node
+keeping one request in flight (a node agent waiting on the master).  The work
+is what a DHCP exchange costs the master: OFFER then BIND for a new MAC; every
+operation is committed to disk before it is answered.  The same load against a
+store on tmpfs (fsync costs nothing there) is the baseline, so the ratio shows
+what durability costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KEY = "62656e63682d6b65792d3031323334353637"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nodes", default="1,10,50", help="comma-separated node counts")
+    p.add_argument("--seconds", type=float, default=3.0, help="measuring time per point")
+    p.add_argument("--no-baseline", action="store_true", help="skip the tmpfs baseline")
+
+
+def write_config(directory: Path, port: int, db: Path) -> Path:
+    cfg = directory / "master.yaml"
+    cfg.write_text(
+        f"listen: 127.0.0.1:{port}\nkey: {KEY}\nmetrics_listen: null\nlog_level: warning\n"
+        f"pools:\n  - prefix: 10.64.0.0/10\n    exclude: [10.64.0.1]\n"
+        f"store: {{path: {db}}}\nlease: {{lease_seconds: 3600}}\n")
+    return cfg
+
+
+def start_master(cfg: Path, port: int) -> subprocess.Popen:
+    from l3roam.master.client import MasterClient
+    from l3roam.proto.control import MessageType
+
+    proc = subprocess.Popen([sys.executable, "-m", "l3roam", "master", "--config", str(cfg)])
+    probe = MasterClient("bench-probe", bytes.fromhex(KEY), ("127.0.0.1", port), deadline=0.2)
+    try:
+        for _ in range(100):
+            if proc.poll() is not None:
+                raise RuntimeError("master exited at start")
+            try:
+                probe.call(MessageType.HELLO, {})
+                return proc
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("master did not answer")
+    finally:
+        probe.close()
+
+
+def drive(port: int, n_nodes: int, seconds: float, tag: str) -> dict:
+    from l3roam.master.client import MasterClient
+    from l3roam.proto.control import LeaseOp
+
+    key = bytes.fromhex(KEY)
+    clients = [MasterClient(f"bench-{tag}-{i}", key, ("127.0.0.1", port), deadline=5.0)
+               for i in range(n_nodes)]
+    sel = selectors.DefaultSelector()
+    for c in clients:
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    lat: list[float] = []
+    failures = 0
+    counter = [0]
+    end = time.monotonic() + seconds
+
+    def next_op(client, state):
+        # state: [mac, stage]
+        if state[1] == 0:
+            counter[0] += 1
+            n = counter[0]
+            state[0] = f"02:{hash(tag) & 0xff:02x}:{(n >> 24) & 0xff:02x}:{(n >> 16) & 0xff:02x}:" \
+                       f"{(n >> 8) & 0xff:02x}:{n & 0xff:02x}"
+            op = LeaseOp.OFFER
+        else:
+            op = LeaseOp.BIND
+        t0 = time.perf_counter()
+
+        def done(ans, client=client, state=state, t0=t0):
+            nonlocal failures
+            if ans is None or not ans.ok:
+                failures += 1
+            lat.append(time.perf_counter() - t0)
+            state[1] ^= 1
+            if time.monotonic() < end:
+                next_op(client, state)
+
+        client.lease(op, state[0], done)
+
+    for c in clients:
+        next_op(c, [None, 0])
+    t_start = time.perf_counter()
+    while any(c.outstanding for c in clients):
+        for key_, _ in sel.select(0.05):
+            key_.data.on_readable()
+        for c in clients:
+            c.on_timer()
+    elapsed = time.perf_counter() - t_start
+    retransmits = sum(c.retransmits for c in clients)
+    for c in clients:
+        c.close()
+    lat.sort()
+    return {
+        "nodes": n_nodes, "ops": len(lat), "ops_per_s": len(lat) / elapsed, "failures": failures, "retransmits": retransmits,
+        "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0.0,
+        "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0.0,
+        "mean_ms": statistics.fmean(lat) * 1000 if lat else 0.0,
+    }
+
+
+def measure(db_dir: str, label: str, nodes: list[int], seconds: float) -> list[dict]:
+    import socket
+
+    with tempfile.TemporaryDirectory(dir=db_dir) as d:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        cfg = write_config(Path(d), port, Path(d) / "master.db")
+        proc = start_master(cfg, port)
+        try:
+            rows = []
+            for n in nodes:
+                r = drive(port, n, seconds, f"{label}{n}")
+                r["store"] = label
+                rows.append(r)
+                print(f"  {label:8} nodes={n:3}  {r['ops_per_s']:8.0f} ops/s  p50 {r['p50_ms']:.2f} ms"
+                      f"  p99 {r['p99_ms']:.2f} ms  failures {r['failures']}  retransmits {r['retransmits']}", flush=True)
+            return rows
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def run(args: argparse.Namespace) -> int:
+    nodes = [int(x) for x in args.nodes.split(",")]
+    print(f"lease master benchmark: {os.cpu_count()} cpus, {args.seconds:.0f} s per point, "
+          "one request in flight per node, OFFER+BIND per new MAC")
+    durable = measure(os.getcwd() if os.access(os.getcwd(), os.W_OK) else "/var/tmp", "disk",
+                      nodes, args.seconds)
+    base = [] if args.no_baseline or not os.path.isdir("/dev/shm") else \
+        measure("/dev/shm", "tmpfs", nodes, args.seconds)
+    print("\nnodes  durable ops/s  p50 ms  p99 ms" + ("  tmpfs ops/s  durable/tmpfs" if base else ""))
+    for i, r in enumerate(durable):
+        line = f"{r['nodes']:5}  {r['ops_per_s']:13.0f}  {r['p50_ms']:6.2f}  {r['p99_ms']:6.2f}"
+        if base:
+            b = base[i]
+            line += f"  {b['ops_per_s']:11.0f}  {r['ops_per_s'] / b['ops_per_s']:13.2f}"
+        print(line)
+    return 0

@@ -1,0 +1,1 @@
+"""Lease master: durable store, request handling, UDP server, node-side client, ctl."""

@@ -1,0 +1,157 @@
+"""The lease master's configuration (configs/master.yaml), as frozen dataclasses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Literal
+
+from l3roam.config import Endpoint, MacAddress, load_file
+from l3roam.errors import ConfigError, ConfigProblem
+
+
+def parse_range(text: str) -> tuple[IPv4Address, IPv4Address] | None:
+    """``a.b.c.d`` or ``a.b.c.d-e.f.g.h``; None when malformed."""
+    try:
+        lo, _, hi = text.partition("-")
+        first = IPv4Address(lo.strip())
+        last = IPv4Address(hi.strip()) if hi else first
+    except ValueError:
+        return None
+    return (first, last) if first <= last else None
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    prefix: IPv4Network
+    exclude: list[str] = field(default_factory=list)  # addresses or ranges a-b
+
+    def check(self) -> list[ConfigProblem]:
+        out = []
+        for i, item in enumerate(self.exclude):
+            r = parse_range(item)
+            if r is None:
+                out.append(ConfigProblem(f"exclude[{i}]", f"expected an address or a range a-b, got {item!r}"))
+            elif r[0] not in self.prefix or r[1] not in self.prefix:
+                out.append(ConfigProblem(f"exclude[{i}]", f"{item} is outside {self.prefix}"))
+        if self.prefix.prefixlen > 30:
+            out.append(ConfigProblem("prefix", "must hold at least two host addresses (/30 or shorter)"))
+        return out
+
+    def excluded(self) -> set[IPv4Address]:
+        out: set[IPv4Address] = set()
+        for item in self.exclude:
+            r = parse_range(item)
+            if r:
+                out.update(IPv4Address(i) for i in range(int(r[0]), int(r[1]) + 1))
+        return out
+
+
+@dataclass(frozen=True)
+class LeaseConfig:
+    lease_seconds: int = 3600
+    offer_hold_seconds: float = 30.0
+    grace_seconds: float = 86400.0
+    quarantine_seconds: float = 600.0
+
+    def check(self) -> list[ConfigProblem]:
+        out = []
+        for name in ("lease_seconds", "offer_hold_seconds", "quarantine_seconds"):
+            if getattr(self, name) <= 0:
+                out.append(ConfigProblem(name, "must be positive"))
+        if self.grace_seconds < 0:
+            out.append(ConfigProblem("grace_seconds", "must not be negative"))
+        return out
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    backend: Literal["sqlite"] = "sqlite"
+    path: Path = Path("/var/lib/l3roam/master.db")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    retry_initial_ms: int = 50
+    retry_max_ms: int = 1000
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class MasterConfig:
+    pools: list[PoolConfig]
+    key: str | None = None  # shared key, hex (testbeds); prefer key_file
+    key_file: Path | None = None
+    listen: Endpoint = Endpoint("0.0.0.0:4500")
+    reservations: dict[MacAddress, IPv4Address] = field(default_factory=dict)
+    lease: LeaseConfig = field(default_factory=LeaseConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    max_skew_seconds: float = 30.0
+    metrics_listen: Endpoint | None = Endpoint("127.0.0.1:9468")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_file: Path | None = None
+
+    def check(self) -> list[ConfigProblem]:
+        out = check_key(self.key, self.key_file)
+        if not self.pools:
+            out.append(ConfigProblem("pools", "at least one pool is needed"))
+        nets = [p.prefix for p in self.pools]
+        for i, a in enumerate(nets):
+            for b in nets[i + 1:]:
+                if a.overlaps(b):
+                    out.append(ConfigProblem("pools", f"{a} overlaps {b}"))
+        seen: dict[IPv4Address, str] = {}
+        for mac, ip in self.reservations.items():
+            if not any(ip in n for n in nets):
+                out.append(ConfigProblem(f"reservations.{mac}", f"{ip} is in no pool"))
+            if ip in seen:
+                out.append(ConfigProblem(f"reservations.{mac}", f"{ip} is reserved for {seen[ip]} too"))
+            seen[ip] = mac
+        return out
+
+    def shared_key(self) -> bytes:
+        return read_key(self.key, self.key_file)
+
+    def excluded(self) -> set[IPv4Address]:
+        out: set[IPv4Address] = set()
+        for p in self.pools:
+            out |= p.excluded()
+        return out
+
+
+def check_key(key: str | None, key_file: Path | None) -> list[ConfigProblem]:
+    if (key is None) == (key_file is None):
+        return [ConfigProblem("key", "give exactly one of key (hex) or key_file")]
+    if key is not None:
+        try:
+            raw = bytes.fromhex(key)
+        except ValueError:
+            return [ConfigProblem("key", "must be hex")]
+        if len(raw) < 16:
+            return [ConfigProblem("key", "must be at least 16 bytes (32 hex digits)")]
+    elif key_file is not None and not os.path.exists(key_file):
+        return [ConfigProblem("key_file", f"{key_file} does not exist")]
+    return []
+
+
+def read_key(key: str | None, key_file: Path | None) -> bytes:
+    """The shared key: inline hex, or a file holding hex (or at least 16 raw bytes)."""
+    if key is not None:
+        return bytes.fromhex(key)
+    assert key_file is not None
+    data = Path(key_file).read_bytes()
+    text = data.strip()
+    try:
+        raw = bytes.fromhex(text.decode())
+    except (UnicodeDecodeError, ValueError):
+        raw = data
+    if len(raw) < 16:
+        raise ConfigError(str(key_file), [ConfigProblem("key_file", "key must be at least 16 bytes")])
+    return raw
+
+
+def load(path: str | Path) -> MasterConfig:
+    return load_file(MasterConfig, path)
