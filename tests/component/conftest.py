@@ -1,0 +1,96 @@
+"""A real master process on loopback, with its own SQLite file, for each test."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from l3roam.master.client import MasterClient
+from l3roam.proto.control import MessageType
+
+KEY_HEX = "636f6d706f6e656e742d746573742d6b6579"
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@dataclass
+class MasterProc:
+    config: Path
+    port: int
+    metrics_port: int
+    log: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def key(self) -> bytes:
+        return bytes.fromhex(KEY_HEX)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "l3roam", "master", "--config", str(self.config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = MasterClient("probe", self.key, ("127.0.0.1", self.port), deadline=0.2)
+        try:
+            for _ in range(200):
+                assert self.proc.poll() is None, self.log.read_text()
+                try:
+                    probe.call(MessageType.HELLO, {})
+                    return
+                except Exception:
+                    time.sleep(0.05)
+            raise AssertionError("master did not come up")
+        finally:
+            probe.close()
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.wait(10)
+
+    def client(self, node: str, **kw) -> MasterClient:
+        return MasterClient(node, self.key, ("127.0.0.1", self.port), **kw)
+
+    def metrics(self) -> str:
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+
+@pytest.fixture
+def master(tmp_path):
+    port, mport = free_port(), free_port(socket.SOCK_STREAM)
+    log = tmp_path / "master.log"
+    cfg = tmp_path / "master.yaml"
+    cfg.write_text(f"""
+listen: 127.0.0.1:{port}
+key: {KEY_HEX}
+metrics_listen: 127.0.0.1:{mport}
+log_file: {log}
+pools:
+  - prefix: 10.99.0.0/16
+    exclude: [10.99.0.1]
+store: {{path: {tmp_path / 'master.db'}}}
+""")
+    m = MasterProc(cfg, port, mport, log)
+    m.start()
+    try:
+        yield m
+    finally:
+        m.kill()
