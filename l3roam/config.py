@@ -93,6 +93,7 @@ def _type_name(tp: Any) -> str:
             ipaddress.IPv4Network: "an IPv4 prefix (a.b.c.d/len)",
             ipaddress.IPv4Interface: "an IPv4 address with prefix length",
             ipaddress.IPv6Network: "an IPv6 prefix",
+            ipaddress.IPv6Address: "an IPv6 address",
             MacAddress: "a MAC address (aa:bb:cc:dd:ee:ff)",
             Endpoint: "host:port",
             Path: "a path",
@@ -176,7 +177,8 @@ def _convert(tp: Any, value: Any, key: str, problems: _Problems) -> Any:
         except ValueError as exc:
             problems.add(key, f"expected {_type_name(tp)}, got {value!r} ({exc})")
             return _FAILED
-    if tp in (ipaddress.IPv4Address, ipaddress.IPv4Interface, MacAddress, Path, Endpoint):
+    if tp in (ipaddress.IPv4Address, ipaddress.IPv4Interface, ipaddress.IPv6Address, MacAddress, Path,
+              Endpoint):
         if not isinstance(value, str):
             problems.add(key, f"expected {_type_name(tp)}, got {value!r}")
             return _FAILED

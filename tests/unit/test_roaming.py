@@ -1,0 +1,124 @@
+"""Per-client roaming state machine: arrival, claim, hand-off phases, stale notices."""
+
+from ipaddress import IPv4Address, IPv6Address
+
+import pytest
+
+from l3roam.core.roaming import (Arrived, Bound, ClaimAnswered, Departed, GreetClient,
+                                 HandoffSettings, IllegalTransition, InstallRoute, MovedAway,
+                                 Redirect, Released, RemoveRedirect, RemoveRoute, RoamingTable,
+                                 SendClaim, State)
+
+MAC = "02:00:00:00:00:01"
+IP = IPv4Address("10.99.0.50")
+SID = IPv6Address("fc00:2::d4")
+
+
+def table(**kw):
+    return RoamingTable(HandoffSettings(**kw))
+
+
+def serving(t, now=0.0, seq=3):
+    t.handle(Bound(MAC, IP, "cell0", seq, 3600.0), now)
+    assert t.clients[MAC].state is State.SERVING
+    return t
+
+
+def test_arrival_claims_then_installs_route_and_greets():
+    t = table()
+    assert t.handle(Arrived(MAC, "cell0"), 0) == [SendClaim(MAC, 0)]
+    assert t.clients[MAC].state is State.CLAIMING
+    assert t.handle(Arrived(MAC, "cell0"), 0.01) == []  # one claim in flight is enough
+    acts = t.handle(ClaimAnswered(MAC, True, IP, 4, 3600.0), 0.02)
+    assert acts == [InstallRoute(IP, "cell0"), GreetClient(MAC, IP, "cell0")]
+    assert t.serving() == {IP: "cell0"}
+
+
+def test_refused_claim_leaves_client_absent_without_route():
+    t = table()
+    t.handle(Arrived(MAC, "cell0"), 0)
+    assert t.handle(ClaimAnswered(MAC, False, reason="no_lease"), 0.01) == []
+    assert t.serving() == {}
+
+
+def test_move_notice_runs_the_three_handoff_phases():
+    t = serving(table(withdraw_delay=0.5, window=2.0))
+    assert t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0) == [Redirect(IP, SID, announced=True)]
+    assert t.tick(10.4) == []
+    assert t.tick(10.5) == [Redirect(IP, SID, announced=False), RemoveRedirect(IP, announced=True)]
+    assert t.tick(12.0) == [RemoveRedirect(IP, announced=False)]
+    assert t.clients[MAC].state is State.ABSENT and t.serving() == {}
+    assert t.clients[MAC].seq == 4  # remembered for the next claim
+
+
+def test_without_handoff_the_route_goes_at_once():
+    t = serving(table(enabled=False))
+    assert t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0) == [RemoveRoute(IP)]
+    t = serving(table())
+    assert t.handle(MovedAway(MAC, "ap2", 4, None), 1.0) == [RemoveRoute(IP)]
+
+
+def test_stale_notice_after_the_client_came_back_is_ignored():
+    t = serving(table(), seq=6)
+    assert t.handle(MovedAway(MAC, "ap2", 5, SID), 1.0) == []
+    assert t.serving() == {IP: "cell0"}
+
+
+def test_client_returning_during_handoff_cancels_it_and_claims_with_next_seq():
+    t = serving(table(), seq=3)
+    t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
+    t.tick(1.6)  # quiet redirect in place, announced one removed
+    acts = t.handle(Arrived(MAC, "cell0"), 1.7)
+    assert acts == [RemoveRedirect(IP, announced=False), SendClaim(MAC, 5)]
+    acts = t.handle(ClaimAnswered(MAC, True, IP, 5, 3600.0), 1.71)
+    assert InstallRoute(IP, "cell0") in acts
+    assert t.tick(5.0) == []  # the old hand-off timers are gone
+    assert t.serving() == {IP: "cell0"}
+
+
+def test_back_and_forth_moves_leave_exactly_one_announcer():
+    """Two nodes, notices delivered late: only the last claimant keeps the route."""
+    a, b = table(), table()
+    serving(a, seq=1)
+    b.handle(Arrived(MAC, "cell0"), 0.1)
+    b.handle(ClaimAnswered(MAC, True, IP, 2, 3600.0), 0.11)
+    a.handle(Departed(MAC), 0.05)
+    a.handle(Arrived(MAC, "cell0"), 0.3)  # back at A before A heard of the move
+    a.handle(ClaimAnswered(MAC, True, IP, 3, 3600.0), 0.31)
+    a.handle(MovedAway(MAC, "b", 2, SID), 0.32)  # the late notice of the first move
+    b.handle(MovedAway(MAC, "a", 3, SID), 0.33)
+    for now in (1.0, 3.0, 10.0):
+        a.tick(now)
+        b.tick(now)
+    assert a.serving() == {IP: "cell0"} and b.serving() == {}
+
+
+def test_departure_without_notice_withdraws_after_timeout_unless_back():
+    t = serving(table(departure_timeout=5.0))
+    assert t.handle(Departed(MAC), 1.0) == []
+    assert t.tick(5.9) == []
+    assert t.tick(6.0) == [RemoveRoute(IP)]
+    t = serving(table(departure_timeout=5.0))
+    t.handle(Departed(MAC), 1.0)
+    assert t.handle(Arrived(MAC, "cell0"), 2.0) == [SendClaim(MAC, 4)]
+    assert t.tick(7.0) == [] and t.serving() == {IP: "cell0"}
+
+
+def test_release_and_lease_expiry_remove_the_route():
+    t = serving(table())
+    assert t.handle(Released(MAC), 1.0) == [RemoveRoute(IP)]
+    t = table()
+    t.handle(Bound(MAC, IP, "cell0", 1, 100.0), 0)
+    assert t.tick(100.0) == [RemoveRoute(IP)]
+
+
+def test_every_state_event_pair_is_defined_or_raises():
+    from l3roam.core.roaming import TRANSITIONS
+    t = table()
+
+    class Strange:
+        mac = MAC
+
+    with pytest.raises(IllegalTransition):
+        t.handle(Strange(), 0)
+    assert len(TRANSITIONS) == 4 * 6
