@@ -24,7 +24,6 @@ class FakeRoute:
     ifname: str
     proto: int
     sid: IPv6Address | None = None  # set for an SRv6 redirect
-    mtu: int | None = None
 
 
 @dataclass
@@ -120,12 +119,11 @@ class FakeKernel:
         self.sids.pop(IPv6Address(sid), None)
 
     def redirect_host_route(self, ip: IPv4Address, sid: IPv6Address, mesh_ifname: str,
-                            proto: int | None = DEFAULT_ROUTE_PROTO, metric: int | None = None,
-                            mtu: int | None = None) -> None:
+                            proto: int | None = DEFAULT_ROUTE_PROTO, metric: int | None = None) -> None:
         self._log("redirect_host_route", ip, sid, mesh_ifname, proto, metric)
         self._need(mesh_ifname)
         self.routes[(IPv4Address(ip), metric or 0)] = FakeRoute(
-            mesh_ifname, RTPROT_STATIC if proto is None else proto, IPv6Address(sid), mtu)
+            mesh_ifname, RTPROT_STATIC if proto is None else proto, IPv6Address(sid))
 
     def remove_redirect(self, ip: IPv4Address, proto: int | None = None, metric: int | None = None) -> None:
         self._log("remove_redirect", ip, proto, metric)

@@ -100,12 +100,10 @@ class Kernel(Protocol):
         """Remove the SID route; absent is fine."""
 
     def redirect_host_route(self, ip: IPv4Address, sid: IPv6Address, mesh_ifname: str,
-                            proto: int | None = DEFAULT_ROUTE_PROTO, metric: int | None = None,
-                            mtu: int | None = None) -> None:
+                            proto: int | None = DEFAULT_ROUTE_PROTO, metric: int | None = None) -> None:
         """Replace ``ip/32`` by an SRv6 encapsulating route towards ``sid``.
 
-        ``proto`` None means proto static: not announced by babeld.  ``mtu``
-        sets the route MTU (mesh MTU minus SRV6_OVERHEAD).
+        ``proto`` None means proto static: not announced by babeld.
         """
 
     def remove_redirect(self, ip: IPv4Address, proto: int | None = None,

@@ -247,23 +247,27 @@ class NetlinkKernel:
                          scope=RT_SCOPE_NOWHERE)
 
     def redirect_host_route(self, ip: IPv4Address, sid: IPv6Address, mesh_ifname: str,
-                            proto: int | None = DEFAULT_ROUTE_PROTO, metric: int | None = None,
-                            mtu: int | None = None) -> None:
+                            proto: int | None = DEFAULT_ROUTE_PROTO, metric: int | None = None) -> None:
         """``ip/32 encap seg6 mode encap segs <sid> dev mesh_ifname``, replacing.
 
         With ``proto`` None the route gets proto static, which babeld does not
-        redistribute: the unannounced redirect of LAB-NOTES step 3.  ``mtu``
-        sets the route MTU, so the AP answers too-big DF packets with ICMP
-        "fragmentation needed" instead of losing them in the tunnel.
+        redistribute: the unannounced redirect of LAB-NOTES step 3.
+
+        Packets that no longer fit the mesh MTU after the 64 bytes of
+        encapsulation are lost without an ICMP error the sender could see
+        (measured: the kernel sends ICMPv6 Packet Too Big to the encapsulating
+        AP itself; a locked route MTU does not change it).  The mesh MTU must
+        leave room: docs/node-kernel.md.
         """
         idx = self._ifindex(mesh_ifname)
+        # a forwarded packet enters seg6 encapsulation on the input path and
+        # leaves through ip6_forward: without IPv6 forwarding it is dropped
+        self.set_sysctl("net.ipv6.conf.all.forwarding", 1)
         kw: dict[str, Any] = dict(dst=str(ip), dst_len=32, oif=idx, table=RT_TABLE_MAIN, type=RTN_UNICAST,
                                   proto=RTPROT_STATIC if proto is None else proto,
                                   encap={"type": "seg6", "mode": "encap", "segs": [str(sid)]})
         if metric is not None:
             kw["priority"] = metric
-        if mtu is not None:
-            kw["metrics"] = {"RTAX_MTU": mtu}
         self._do(f"redirect {ip}/32 to SID {sid}", lambda: self._ipr.route("replace", **kw))
         event(log, "route_redirected", ip=ip, sid=sid, ifname=mesh_ifname, proto=kw["proto"],
               metric=metric if metric is not None else 0)

@@ -17,7 +17,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 import pytest
 
 from l3roam.errors import KernelError
-from l3roam.kernel import LinkDown, LinkUp, NeighbourSeen
+from l3roam.kernel import SRV6_OVERHEAD, LinkDown, LinkUp, NeighbourSeen
 from l3roam.kernel.netlink import NetlinkKernel
 from l3roam.kernel.sysctl import gateway_sysctls
 from kernel_nsutil import arp_ask, ip, ip_json, namespaces, nsexec, ping, veth
@@ -212,6 +212,14 @@ def test_srv6_redirect_hands_packets_to_the_new_ap(kernel_factory):
         k1.redirect_host_route(client, IPv6Address("fc00:2::d4"), "mesh0")   # step 2: announced redirect
         assert k1.list_host_routes() == {client: "mesh0"}
         assert ping(ns["srv"], str(client), count=3)
+        # 64 bytes of encapsulation: a full-size DF packet is lost silently at
+        # mesh MTU 1500 and gets through once the mesh MTU leaves room
+        full = ("-M", "do", "-s", "1472")
+        assert not ping(ns["srv"], str(client), wait=0.5, extra=full)
+        assert ping(ns["srv"], str(client), extra=("-M", "do", "-s", str(1472 - SRV6_OVERHEAD)))
+        k1.set_mtu("mesh0", 1500 + SRV6_OVERHEAD)
+        k2.set_mtu("mesh0", 1500 + SRV6_OVERHEAD)
+        assert ping(ns["srv"], str(client), extra=full)
         k1.redirect_host_route(client, IPv6Address("fc00:2::d4"), "mesh0", proto=None, metric=50)  # step 3
         k1.del_host_route(client)                     # the withdrawal leaves the redirect alone ...
         assert k1.list_host_routes() == {}
