@@ -132,6 +132,10 @@ def test_anycast_gateway_proxy_arp_and_forwarding(kernel_factory):
         assert arp_ask(cl1, "eth0", mac1, "10.99.0.11", "10.99.0.77") == [GW_MAC]      # client elsewhere
         assert arp_ask(cl1, "eth0", mac1, "0.0.0.0", "10.99.0.11") == []                # own address (DAD probe)
         assert arp_ask(cl1, "eth0", mac1, "10.99.0.11", "10.99.0.11") == []             # own address (announcement)
+        # documented limits (docs/node-kernel.md): no route, no answer; an
+        # announcement of an address the AP routes elsewhere is answered
+        assert arp_ask(cl1, "eth0", mac1, "10.99.0.11", "10.99.0.200") == []
+        assert arp_ask(cl1, "eth0", mac1, "10.99.0.77", "10.99.0.77") == [GW_MAC]
 
         assert ping(cl1, "10.1.0.2")                 # host behind the AP, through the gateway
         assert ping(cl1, "10.99.0.12")               # the other client, through the AP
