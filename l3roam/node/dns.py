@@ -51,12 +51,14 @@ def reverse_name(ip: IPv4Address) -> str:
     return ".".join(reversed(str(ip).split("."))) + ".in-addr.arpa."
 
 
-def _ptr_address(qname: str) -> IPv4Address | None:
-    parts = qname.rstrip(".").split(".")
-    if len(parts) != 6 or parts[-2:] != ["in-addr", "arpa"]:
+def _ptr_address(qname: DNSLabel) -> IPv4Address | None:
+    parts = qname.label
+    if len(parts) != 6 or parts[-2:] != (b"in-addr", b"arpa"):
+        return None
+    if not all(p.isdigit() and len(p) <= 3 for p in parts[:4]):
         return None
     try:
-        return IPv4Address(".".join(reversed(parts[:4])))
+        return IPv4Address(".".join(p.decode("ascii") for p in reversed(parts[:4])))
     except ValueError:
         return None
 
@@ -160,10 +162,12 @@ class DnsAnswerer:
             self.counters.refused += 1
             return bytes(reply.pack())
         q = request.questions[0]
-        qname = DNSLabel(str(q.qname).lower())
+        # lower-case the raw labels: a str() round trip goes through IDNA and
+        # raises on arbitrary bytes (found by the fuzz test)
+        qname = DNSLabel(tuple(part.lower() for part in q.qname.label))
         if qname.matchSuffix(self.domain):
             return self._own_name(request, qname)
-        ip = _ptr_address(str(qname))
+        ip = _ptr_address(qname)
         if ip is not None and (self.table.label(ip) is not None
                                or (self.client_prefix is not None and ip in self.client_prefix)):
             return self._ptr(request, ip)

@@ -50,7 +50,7 @@ def namespaces(*roles: str) -> Iterator[dict[str, str]]:
     try:
         names = {}
         for role in roles:
-            ns = globals()["PREFIX"] + role
+            ns = PREFIX + role
             remove_namespace(ns)  # leftover of a crashed run with the same pid
             sh("ip", "netns", "add", ns)
             made.append(ns)

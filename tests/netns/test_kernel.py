@@ -153,38 +153,46 @@ def _icmp_counter(ns: str, name: str) -> int:
 
 
 def test_two_aps_same_gateway_mac_and_gratuitous_arp(kernel_factory):
-    with namespaces("ap1", "ap2", "cl") as ns:
+    """The client keeps its interface and ARP cache and moves from ap1's cell to
+    ap2's (a port changes bridge in an 'air' namespace, as in the testbed)."""
+    with namespaces("ap1", "ap2", "air", "cl") as ns:
         k1, k2 = kernel_factory(ns["ap1"]), kernel_factory(ns["ap2"])
-        cl, mac = ns["cl"], "02:00:00:00:00:21"
-        veth(ns["ap1"], "cell", cl, "eth0", mac_b=mac)
+        air, cl, mac = ns["air"], ns["cl"], "02:00:00:00:00:21"
+        for n, ap in ((1, "ap1"), (2, "ap2")):
+            ip(air, "link", "add", f"cell{n}", "type", "bridge", "ageing_time", "0")
+            ip(air, "link", "set", f"cell{n}", "up")
+            veth(ns[ap], "cell", air, f"ap{n}")
+            ip(air, "link", "set", f"ap{n}", "master", f"cell{n}")
+        veth(cl, "eth0", air, "air-c")
+        ip(cl, "link", "set", "eth0", "address", mac)
+        ip(air, "link", "set", "air-c", "master", "cell1")
         ip(cl, "addr", "add", "10.99.0.21/16", "dev", "eth0")
         ip(cl, "route", "add", "default", "via", "10.99.0.1")
-        k1.setup_gateway("cell", GW, GW_MAC)
-        k1.add_host_route(A("10.99.0.21"), "cell")
-        assert ping(cl, "10.99.0.1")
-        first = ip_json(cl, "neigh", "show", "10.99.0.1")[0]["lladdr"]
-        assert first == GW_MAC
-
-        # the "move": the link to ap1 goes, a new one to ap2 comes, same client MAC
-        ip(cl, "link", "del", "eth0")
-        veth(ns["ap2"], "cell", cl, "eth0", mac_b=mac)
-        ip(cl, "addr", "add", "10.99.0.21/16", "dev", "eth0")
-        ip(cl, "route", "add", "default", "via", "10.99.0.1")
-        ip(cl, "neigh", "replace", "10.99.0.1", "lladdr", GW_MAC, "dev", "eth0", "nud", "reachable")
-        k2.setup_gateway("cell", GW, GW_MAC)
-        k2.add_host_route(A("10.99.0.21"), "cell")
+        client = A("10.99.0.21")
+        for k in (k1, k2):
+            k.setup_gateway("cell", GW, GW_MAC)
+        k1.add_host_route(client, "cell")
         assert ping(cl, "10.99.0.1")
         assert ip_json(cl, "neigh", "show", "10.99.0.1")[0]["lladdr"] == GW_MAC
 
-        # a client with a stale, wrong gateway MAC is corrected by a gratuitous ARP
-        ip(cl, "neigh", "replace", "10.99.0.1", "lladdr", "02:00:00:00:99:99", "dev", "eth0", "nud", "stale")
-        k2.send_gratuitous_arp("cell", A("10.99.0.1"), GW_MAC, dst_mac=mac)
+        # the move: ap1 withdraws, ap2 installs, the client's port changes cell
+        k1.del_host_route(client)
+        k2.add_host_route(client, "cell")
+        ip(air, "link", "set", "air-c", "master", "cell2")
+        assert ping(cl, "10.99.0.1", wait=1)      # at once, with the cached gateway MAC
+        assert ip_json(cl, "neigh", "show", "10.99.0.1")[0]["lladdr"] == GW_MAC
+
+        # negative control: a gateway MAC that differs strands the client ...
+        other = "02:00:5e:00:00:02"
+        k2.setup_gateway("cell", GW, other)
+        assert not ping(cl, "10.99.0.1", wait=0.5)
+        # ... until a gratuitous ARP from the AP corrects its cache
+        k2.send_gratuitous_arp("cell", A("10.99.0.1"), other, dst_mac=mac)
         deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            if ip_json(cl, "neigh", "show", "10.99.0.1")[0]["lladdr"] == GW_MAC:
-                break
+        while time.monotonic() < deadline and ip_json(cl, "neigh", "show", "10.99.0.1")[0]["lladdr"] != other:
             time.sleep(0.05)
-        assert ip_json(cl, "neigh", "show", "10.99.0.1")[0]["lladdr"] == GW_MAC
+        assert ip_json(cl, "neigh", "show", "10.99.0.1")[0]["lladdr"] == other
+        assert ping(cl, "10.99.0.1")
 
 
 def test_srv6_redirect_hands_packets_to_the_new_ap(kernel_factory):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Network
 
 from dnslib import QTYPE, RCODE, DNSRecord
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from l3roam.node.dns import DnsAnswerer, Forward, host_label, reverse_name
@@ -89,6 +89,13 @@ def test_servfail_keeps_id_and_question():
     assert r.header.id == q.header.id and r.header.rcode == RCODE.SERVFAIL and str(r.q.qname) == "example.org."
 
 
+def test_non_ascii_label_is_answered_not_raised():
+    raw = bytearray(DNSRecord.question("laptop.mesh.example").pack())
+    raw[13:16] = b"\xe1\x80\x80"
+    out = make().answer(bytes(raw))
+    assert isinstance(out, bytes) and DNSRecord.parse(out).header.rcode == RCODE.NXDOMAIN
+
+
 def test_truncated_query_dropped_and_counted():
     a = make()
     raw = DNSRecord.question("laptop.mesh.example").pack()
@@ -105,8 +112,9 @@ def test_random_bytes_never_raise(data):
     assert out is None or isinstance(out, (bytes, Forward))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=0, max_value=40), st.binary(min_size=1, max_size=8))
+@example(pos=13, junk=b"\xe1\x80\x80")  # non-ASCII label: once crashed the IDNA round trip
 def test_corrupted_valid_query_never_raises(pos, junk):
     raw = bytearray(DNSRecord.question("laptop.mesh.example").pack())
     raw[pos:pos + len(junk)] = junk
