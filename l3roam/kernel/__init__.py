@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from l3roam.kernel.fake import FakeKernel
+from l3roam.kernel.fake import FakeKernel, FakeLinkMonitor
 from l3roam.kernel.interface import (
     DEFAULT_ROUTE_PROTO,
     RTPROT_STATIC,
@@ -17,12 +17,14 @@ from l3roam.kernel.interface import (
     Kernel,
     LinkDown,
     LinkEvent,
+    LinkMonitorLike,
     LinkUp,
     NeighbourSeen,
 )
 
 __all__ = [
-    "DEFAULT_ROUTE_PROTO", "RTPROT_STATIC", "SRV6_OVERHEAD", "Kernel", "FakeKernel", "NetlinkKernel",
+    "DEFAULT_ROUTE_PROTO", "RTPROT_STATIC", "SRV6_OVERHEAD", "Kernel", "FakeKernel", "FakeLinkMonitor", "NetlinkKernel",
+    "LinkMonitorLike",
     "LinkMonitor", "LinkUp", "LinkDown", "NeighbourSeen", "LinkEvent",
 ]
 

@@ -10,11 +10,12 @@ log of calls for assertions.  Pure: no sockets, no pyroute2.
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from l3roam.errors import KernelError
-from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC
+from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC, LinkEvent
 from l3roam.kernel.plan import plan_host_routes
 from l3roam.kernel.sysctl import gateway_sysctls, sysctl_key
 
@@ -32,6 +33,39 @@ class FakeLink:
     mtu: int = 1500
     up: bool = True
     addresses: set[IPv4Interface] = field(default_factory=set)
+
+
+class FakeLinkMonitor:
+    """A LinkMonitor whose events a test pushes; ``fileno()`` is a real pipe so
+    select / asyncio ``add_reader`` work on it."""
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        self._events: list[LinkEvent] = []
+
+    def push(self, *events: LinkEvent) -> None:
+        self._events.extend(events)
+        os.write(self._w, b"x")
+
+    def fileno(self) -> int:
+        return self._r
+
+    def read(self) -> list[LinkEvent]:
+        try:
+            while os.read(self._r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        out, self._events = self._events, []
+        return out
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 class FakeKernel:
@@ -146,6 +180,10 @@ class FakeKernel:
         if key not in self.sysctls:
             raise KernelError(f"read sysctl {key}", errno.ENOENT, "No such file or directory")
         return self.sysctls[key]
+
+    def open_monitor(self) -> FakeLinkMonitor:
+        self.monitor = FakeLinkMonitor()
+        return self.monitor
 
     def close(self) -> None:
         self.closed = True

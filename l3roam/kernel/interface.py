@@ -120,5 +120,22 @@ class Kernel(Protocol):
     def get_sysctl(self, key: str) -> str:
         """Read a sysctl (dotted key)."""
 
+    def open_monitor(self) -> "LinkMonitorLike":
+        """Link and neighbour events of this kernel's namespace."""
+
     def close(self) -> None:
         """Release sockets and threads."""
+
+
+@runtime_checkable
+class LinkMonitorLike(Protocol):
+    """What LinkMonitor (monitor.py) and FakeLinkMonitor (fake.py) offer."""
+
+    def fileno(self) -> int:
+        """A descriptor that becomes readable when events are waiting."""
+
+    def read(self) -> list[LinkEvent]:
+        """Every waiting event, without blocking."""
+
+    def close(self) -> None:
+        """Release the socket."""

@@ -3,12 +3,13 @@ paths and checked writes, and the FakeKernel other unit tests rely on."""
 
 from __future__ import annotations
 
+import select
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 import pytest
 
 from l3roam.errors import KernelError
-from l3roam.kernel import FakeKernel, Kernel
+from l3roam.kernel import FakeKernel, Kernel, LinkDown, LinkMonitorLike, LinkUp
 from l3roam.kernel._arpframe import Operation, gratuitous_arp
 from l3roam.kernel.plan import plan_host_routes
 from l3roam.kernel.sysctl import gateway_sysctls, sysctl_path, write_sysctl
@@ -77,3 +78,29 @@ def test_fake_kernel_follows_the_kernel_rules():
     assert k.get_sysctl("net.ipv4.conf.ap0.proxy_arp_pvlan") == "1"
     k.send_gratuitous_arp("ap0", A("10.99.0.1"), "02:00:5e:00:00:01", "02:00:00:00:00:21")
     assert k.arps == [("ap0", A("10.99.0.1"), "02:00:5e:00:00:01", "02:00:00:00:00:21")]
+
+
+def test_fake_monitor_is_pollable():
+    mon = FakeKernel().open_monitor()
+    assert isinstance(mon, LinkMonitorLike)
+    assert select.select([mon], [], [], 0)[0] == [] and mon.read() == []
+    mon.push(LinkUp("ap0", "02:00:00:00:00:01"), LinkDown("ap1"))
+    assert select.select([mon], [], [], 0)[0] == [mon]
+    assert mon.read() == [LinkUp("ap0", "02:00:00:00:00:01"), LinkDown("ap1")]
+    assert select.select([mon], [], [], 0)[0] == [] and mon.read() == []
+    mon.close()
+
+
+def test_implementations_match_the_interface_signatures():
+    import inspect
+
+    from l3roam.kernel.interface import Kernel as Iface
+    from l3roam.kernel.netlink import NetlinkKernel
+
+    methods = [n for n, v in vars(Iface).items() if callable(v) and not n.startswith("_")]
+    assert "add_host_route" in methods and "open_monitor" in methods
+    for impl in (FakeKernel, NetlinkKernel):
+        for name in methods:
+            want = [(p.name, p.default) for p in inspect.signature(getattr(Iface, name)).parameters.values()]
+            got = [(p.name, p.default) for p in inspect.signature(getattr(impl, name)).parameters.values()]
+            assert got == want, f"{impl.__name__}.{name}"
