@@ -64,10 +64,11 @@ class NetlinkKernel:
             raise KernelError(operation, exc.errno, exc.strerror or str(exc)) from None
 
     def _ifindex(self, ifname: str) -> int:
-        found = self._do(f"look up interface {ifname}", lambda: self._ipr.link_lookup(ifname=ifname))
-        if not found:
-            raise KernelError(f"look up interface {ifname}", errno.ENODEV, "no such interface")
-        return int(found[0])
+        # an ioctl on the namespace thread: ~100 times cheaper than a link dump
+        try:
+            return self._ns.run(socket.if_nametoindex, ifname)
+        except OSError as exc:
+            raise KernelError(f"look up interface {ifname}", exc.errno or errno.ENODEV, "no such interface") from None
 
     def _ifnames(self) -> dict[int, str]:
         links = self._do("list interfaces", lambda: list(self._ipr.get_links()))

@@ -127,6 +127,8 @@ def test_anycast_gateway_proxy_arp_and_forwarding(kernel_factory):
             assert k.get_sysctl(key) == str(value)
 
         cl1, mac1 = ns["cl1"], "02:00:00:00:00:01"
+        mon = k.open_monitor()
+        mon.read()
         assert arp_ask(cl1, "eth0", mac1, "10.99.0.11", "10.99.0.1") == [GW_MAC]       # the gateway
         assert arp_ask(cl1, "eth0", mac1, "10.99.0.11", "10.99.0.12") == [GW_MAC]      # client on this AP
         assert arp_ask(cl1, "eth0", mac1, "10.99.0.11", "10.99.0.77") == [GW_MAC]      # client elsewhere
@@ -144,6 +146,12 @@ def test_anycast_gateway_proxy_arp_and_forwarding(kernel_factory):
         # no ICMP redirect told the client to go direct
         assert _icmp_counter(ap, "OutRedirects") == 0
         assert _icmp_counter(cl1, "InRedirects") == 0
+        # presence signals for the agent: the bridge learned the client's MAC on
+        # its port, the kernel learned it as an ARP neighbour on the cell
+        events = _collect(mon, lambda evs: False, 0.3)
+        mon.close()
+        assert NeighbourSeen("p-cl1", mac1, None) in events
+        assert NeighbourSeen("cell", mac1, A("10.99.0.11")) in events
 
 
 def _icmp_counter(ns: str, name: str) -> int:
