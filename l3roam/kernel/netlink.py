@@ -84,6 +84,8 @@ class NetlinkKernel:
                 if exc.code == errno.ESRCH:
                     return removed
                 raise KernelError(operation, exc.code, str(exc)) from None
+            except OSError as exc:
+                raise KernelError(operation, exc.errno, exc.strerror or str(exc)) from None
             removed += 1
         raise KernelError(operation, detail=f"more than {_MAX_DUPLICATES} matching routes")
 
