@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 TEST_PREFIX = "l3rt"  # every namespace a test creates starts with this
+SWEEP_PREFIX = os.environ.get("L3ROAM_SWEEP_PREFIX", TEST_PREFIX)  # narrower while helpers share a machine
 
 
 def _babeld_problem() -> str | None:
@@ -66,7 +67,7 @@ def _sweep_namespaces() -> None:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     for line in out.splitlines():
         name = line.split()[0] if line.split() else ""
-        if name.startswith(TEST_PREFIX):
+        if name.startswith(SWEEP_PREFIX):
             pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
             for pid in pids:
                 subprocess.run(["kill", "-9", pid], capture_output=True)

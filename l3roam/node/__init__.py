@@ -1,0 +1,1 @@
+"""Node agent: DHCP server, presence, handover, DNS, wiring, entry point."""
