@@ -18,6 +18,8 @@ from l3roam.errors import L3roamError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "master": ("l3roam.master.main", "run the lease master daemon"),
     "ctl": ("l3roam.master.ctl", "query a running master: leases, locations, metrics"),
+    "babel-config": ("l3roam.babel.command", "print the babeld.conf for a node (host routes only)"),
+    "testbed": ("l3roam.testbed.command", "build, tear down or clean an emulated babel mesh"),
 }
 
 
