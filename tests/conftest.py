@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-TEST_PREFIX = "l3rt"  # every namespace a test creates starts with this
+TEST_PREFIX = os.environ.get("L3ROAM_TEST_SWEEP", "l3rt")  # every test namespace starts with "l3rt"; narrow the sweep with L3ROAM_TEST_SWEEP
 
 
 def _babeld_problem() -> str | None:
