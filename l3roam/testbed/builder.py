@@ -55,6 +55,8 @@ def perform(action: Action) -> None:
 class Testbed:
     """A built (or buildable) emulated mesh.  Use as a context manager in tests."""
 
+    __test__ = False  # not a pytest class, despite its name
+
     def __init__(self, topo: Topology, run_root: Path = RUN_ROOT):
         self.topo = topo
         self.prefix = topo.spec.prefix
