@@ -144,3 +144,14 @@ def test_client_moved_with_its_route_moved_by_hand_keeps_receiving(mesh, tmp_pat
     assert any(a.received > last_send - 0.5 for a in arrivals), "no probes arrive after the last move"
     assert all(s.gap_ms < 2000 for s in stats)  # generous: the real figures belong to the benchmarks
     assert air.where("c1") == "r1"
+
+
+def test_an_srv6_sid_installed_as_a_static_host_route_is_routed_across_the_mesh(mesh):
+    sid = str(mesh.topo.router("r1").sid)
+    mesh.exec("r1", ["ip", "-6", "route", "replace", f"{sid}/128", "encap", "seg6local", "action", "End.DX4",
+                     "nh4", "0.0.0.0", "dev", "cell0", "proto", "static"])
+    try:
+        assert wait_for(lambda: any(r["dst"] == sid for r in json.loads(mesh.exec(
+            "r4", ["ip", "-j", "-6", "route", "show", "proto", "babel"]).stdout or "[]")), 5)
+    finally:
+        mesh.exec("r1", ["ip", "-6", "route", "del", f"{sid}/128"], check=False)
