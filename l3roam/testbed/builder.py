@@ -118,6 +118,21 @@ class Testbed:
     def popen(self, node: str, argv: list[str], **kwargs) -> subprocess.Popen:
         return subprocess.Popen(["ip", "netns", "exec", self.ns(node), *argv], **kwargs)
 
+    def spawn(self, node: str, name: str, argv: list[str]) -> subprocess.Popen:
+        """Start a long-running process (master, agent) in ``node``'s namespace.
+
+        Its output goes to ``<run dir>/<node>/<name>.log``; ``down`` and
+        ``clean`` kill it with the namespace.
+        """
+        d = self.run_dir / node
+        d.mkdir(parents=True, exist_ok=True)
+        logf = open(d / f"{name}.log", "ab")
+        try:
+            return subprocess.Popen(["ip", "netns", "exec", self.ns(node), *argv], stdout=logf,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            logf.close()
+
     def routes(self, node: str, proto: str | None = None) -> list[dict]:
         argv = ["ip", "-j", "-n", self.ns(node), "route", "show"]
         if proto:

@@ -7,19 +7,19 @@ failure (the fixture's ``down`` plus a prefix-wide clean).
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from l3roam.babel.control import BabelControl
 from l3roam.babel.control_lines import RouteFlushed
-from l3roam.measure.analysis import analyse, from_probe_files
+from l3roam.measure.session import run_session
+from l3roam.measure.table import format_table, summary
 from l3roam.testbed import topology
 from l3roam.testbed.air import Air
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.clean import list_netns
+from l3roam.testbed.schedule import plan_moves
 
 pytestmark = [pytest.mark.netns, pytest.mark.babeld]
 
@@ -105,45 +105,30 @@ def test_a_proto_44_host_route_is_announced_and_withdrawn(mesh):
 
 
 def test_client_moved_with_its_route_moved_by_hand_keeps_receiving(mesh, tmp_path):
-    air = Air(mesh)
     mesh.exec("c1", ["ip", "addr", "replace", f"{CLIENT_IP}/16", "dev", "wlan0"])
     mesh.exec("c1", ["ip", "route", "replace", "default", "via", "10.99.0.1"])
     mesh.exec("r1", ["ip", "route", "replace", f"{CLIENT_IP}/32", "dev", "cell0", "proto", "44"])
     assert wait_for(lambda: client_route(mesh, "r2"), 5)
-    probe = [sys.executable, "-m", "l3roam.measure.probe"]
-    rx = mesh.popen("c1", probe + ["recv", "--port", "9000", "--out", str(tmp_path / "recv.json")],
-                    stdout=subprocess.PIPE, text=True)
-    tx = None
+
+    def move_route(rec):
+        # babel alone (LAB-NOTES): the new AP installs the /32, then the old one withdraws it
+        mesh.exec(rec.dst, ["ip", "route", "replace", f"{CLIENT_IP}/32", "dev", "cell0", "proto", "44"])
+        mesh.exec(rec.src, ["ip", "route", "del", f"{CLIENT_IP}/32", "proto", "44"])
+
+    moves = plan_moves("every", "c1", mesh.topo.aps, "r1", count=3, interval=1.5)
     try:
-        assert rx.stdout.readline().strip() == "ready"
-        tx = mesh.popen("r2", probe + ["send", "--to", CLIENT_IP, "--port", "9000", "--rate", "100",
-                                       "--duration", "5", "--out", str(tmp_path / "send.json")])
-        roams = []
-        t_start = time.monotonic()
-        for at, (src, dst) in ((1.0, ("r1", "r4")), (3.0, ("r4", "r1"))):
-            time.sleep(max(0.0, t_start + at - time.monotonic()))
-            rec = air.move("c1", dst, src=src)
-            # babel alone (LAB-NOTES): the new AP installs the /32, then the old one withdraws it
-            mesh.exec(dst, ["ip", "route", "replace", f"{CLIENT_IP}/32", "dev", "cell0", "proto", "44"])
-            mesh.exec(src, ["ip", "route", "del", f"{CLIENT_IP}/32", "proto", "44"])
-            roams.append(rec.t_start)
-        assert tx.wait(timeout=15) == 0
+        result = run_session(mesh, "c1", CLIENT_IP, moves, tmp_path, on_move=move_route, lead_in=0.5, tail=1.0)
     finally:
-        if tx and tx.poll() is None:
-            tx.kill()
-        rx.terminate()
-        rx.wait(timeout=5)
-        for ap in ("r1", "r4"):
+        for ap in mesh.topo.aps:
             mesh.exec(ap, ["ip", "route", "del", f"{CLIENT_IP}/32", "proto", "44"], check=False)
-    sent, arrivals = from_probe_files(json.loads((tmp_path / "send.json").read_text()),
-                                      json.loads((tmp_path / "recv.json").read_text()))
-    stats = analyse(sent, arrivals, roams)
-    print("\n" + "\n".join(f"roam {s.index}: gap {s.gap_ms:.0f} ms, lost {s.lost}, dup {s.duplicates}, "
-                           f"reordered {s.reordered}" for s in stats))
-    last_send = max(sent.values())
-    assert any(a.received > last_send - 0.5 for a in arrivals), "no probes arrive after the last move"
-    assert all(s.gap_ms < 2000 for s in stats)  # generous: the real figures belong to the benchmarks
-    assert air.where("c1") == "r1"
+    print("\n" + format_table(result.roams, [(m.src, m.dst) for m in result.moves]))
+    print(summary(result.roams))
+    assert [(m.src, m.dst) for m in result.moves] == [("r1", "r4"), ("r4", "r1"), ("r1", "r4")]
+    assert len(result.roams) == 3
+    assert all(r.gap_ms < 2000 for r in result.roams)  # generous: real figures belong to the benchmarks
+    assert result.roams[-1].lost < result.roams[-1].sent / 2, "probes stopped arriving after the last move"
+    assert result.tcp["alive"], result.tcp
+    assert Air(mesh).where("c1") == "r4"
 
 
 def test_an_srv6_sid_installed_as_a_static_host_route_is_routed_across_the_mesh(mesh):
