@@ -100,11 +100,11 @@ def start(files: BabeldFiles, config_text: str, netns: str | None = None,
         raise ExternalToolError(
             f"babeld failed to start in {netns or 'the root namespace'} (exit {out.returncode}): "
             f"{(out.stderr + out.stdout).strip() or _tail(files.log)}")
-    want_socket = "local-path-readwrite" in config_text or "local-path " in config_text
+    socket_path = _socket_path(config_text)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pid = read_pid(files.pid)
-        if pid is not None and (not want_socket or files.socket.exists()):
+        if pid is not None and (socket_path is None or socket_path.exists()):
             event(log, "babeld_started", netns=netns or "-", pid=pid, conf=files.conf)
             return pid
         time.sleep(0.01)
@@ -131,6 +131,15 @@ def stop(files: BabeldFiles, timeout: float = 3.0) -> bool:
     files.socket.unlink(missing_ok=True)
     event(log, "babeld_stopped", pid=pid)
     return True
+
+
+def _socket_path(config_text: str) -> Path | None:
+    """The control socket a config asks for (``local-path`` or ``local-path-readwrite``)."""
+    for line in config_text.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in ("local-path", "local-path-readwrite"):
+            return Path(words[1])
+    return None
 
 
 def _is_babeld(pid: int) -> bool:

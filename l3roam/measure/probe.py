@@ -126,7 +126,10 @@ def recv(args: argparse.Namespace) -> int:
         arrivals.append([seq, sent_ns, now])
     if args.format == "csv":
         lines = ["seq,sent_ns,received_ns"] + [f"{a},{b},{c}" for a, b, c in arrivals]
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        if args.out:
+            Path(args.out).write_text("\n".join(lines) + "\n")
+        else:
+            print("\n".join(lines))
     else:
         _write(args.out, {"kind": "udp-recv", "port": args.port, "malformed": malformed, "arrivals": arrivals})
     return 0

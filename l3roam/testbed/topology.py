@@ -32,6 +32,7 @@ import dataclasses
 import ipaddress
 import json
 import random
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,10 @@ class TestbedSpec:
         names = [c.name for c in self.clients]
         if len(set(names)) != len(names):
             p.append(ConfigProblem("clients", "client names must be unique"))
+        for idx, name in enumerate(names):
+            # client namespaces share the prefix with routers (r<i>) and the air namespace
+            if name == "air" or re.fullmatch(r"r\d+", name):
+                p.append(ConfigProblem(f"clients[{idx}].name", f"{name!r} is reserved for a router or the air"))
         return p
 
 

@@ -95,3 +95,9 @@ def test_shipped_testbed_configs_load(path):
     t = topology.load(path)
     assert len(t.aps) >= 2
     assert all(len(name) <= 15 for l in t.links for name in (l.ifname_a, l.ifname_b))
+
+
+@pytest.mark.parametrize("name", ["r2", "air"])
+def test_client_names_cannot_shadow_router_or_air_namespaces(name):
+    with pytest.raises(ConfigError, match=r"clients\[0\].name"):
+        topology.loads(f"clients: [{{name: {name}}}]")
