@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l3roam.babel.control_lines import (
-    RouteChanged, RouteEntry, RouteFlushed, RouteTable, XrouteEntry, parse_header,
+    RouteChanged, RouteEntry, RouteFlushed, RouteTable, XrouteEntry, installed, parse_header,
 )
 from l3roam.errors import ExternalToolError, RemoteProtocolError
 
@@ -26,7 +26,7 @@ class Dump:
     xroutes: tuple[XrouteEntry, ...]
 
     def installed(self) -> dict[str, RouteEntry]:
-        return {r.prefix: r for r in self.routes if r.installed and r.reachable}
+        return installed(self.routes)
 
 
 class BabelControl:

@@ -26,6 +26,7 @@ reports only real changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from l3roam.errors import MalformedPacket
@@ -82,6 +83,11 @@ class RouteChanged:
 @dataclass(frozen=True)
 class RouteFlushed:
     route: RouteEntry
+
+
+def installed(routes: Iterable[RouteEntry]) -> dict[str, RouteEntry]:
+    """prefix -> the installed, reachable route for it."""
+    return {r.prefix: r for r in routes if r.installed and r.reachable}
 
 
 def parse_line(line: str) -> ObjectLine | None:
@@ -160,8 +166,7 @@ class RouteTable:
         return RouteChanged(route, previous)
 
     def installed(self) -> dict[str, RouteEntry]:
-        """prefix -> the installed, reachable route for it."""
-        return {r.prefix: r for r in self.routes.values() if r.installed and r.reachable}
+        return installed(self.routes.values())
 
     def announcers(self, prefix: str) -> set[str]:
         """Router ids that currently announce ``prefix`` with a finite metric."""

@@ -66,14 +66,15 @@ class Air:
         """Move ``client`` to AP ``dst``; ``src`` saves a lookup when the caller knows it."""
         if dst not in self.topo.aps:
             raise ValueError(f"{dst} is not an access point")
-        src = src or self.where(client) or AIR
+        origin = src or self.where(client) or AIR
         t_start = time.time()
-        if gap > 0 and src != AIR:
-            self._hand(client, src, AIR)
+        holder = origin
+        if gap > 0 and origin != AIR:
+            self._hand(client, origin, AIR)
             time.sleep(gap)
-            src = AIR
-        self._hand(client, src, dst)
-        rec = MoveRecord(client, src, dst, t_start, time.time())
+            holder = AIR
+        self._hand(client, holder, dst)
+        rec = MoveRecord(client, origin, dst, t_start, time.time())
         event(log, "client_moved", client=client, src=rec.src, dst=dst,
               ms=f"{(rec.t_end - rec.t_start) * 1000:.1f}")
         return rec

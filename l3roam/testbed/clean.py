@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from l3roam.babel.process import pid_alive
 from l3roam.log import event
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,6 @@ def pids_mentioning(text: str) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def kill_pids(pids: list[int], grace: float = 1.0) -> list[int]:
     """SIGTERM, wait up to ``grace`` seconds, then SIGKILL what is left; the pids that existed."""
     existed = []
@@ -89,10 +78,10 @@ def kill_pids(pids: list[int], grace: float = 1.0) -> list[int]:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + grace
-    while any(_alive(p) for p in existed) and time.monotonic() < deadline:
+    while any(pid_alive(p) for p in existed) and time.monotonic() < deadline:
         time.sleep(0.02)
     for pid in existed:
-        if _alive(pid):
+        if pid_alive(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -16,6 +16,7 @@ import argparse
 import logging
 import time
 
+from l3roam.errors import ConfigError, ConfigProblem
 from l3roam.log import setup
 
 
@@ -88,7 +89,7 @@ def _roam(tb, args: argparse.Namespace) -> int:
     on_move = None
     if args.by_hand:
         if not args.ip:
-            raise SystemExit("--by-hand needs --ip")
+            raise ConfigError("<options>", [ConfigProblem("--by-hand", "needs --ip, the client's address")])
         addr = tb.topo.spec.addressing
         tb.exec(client.name, ["ip", "addr", "replace", f"{args.ip}/{addr.client_prefix.prefixlen}", "dev", "wlan0"])
         tb.exec(client.name, ["ip", "route", "replace", "default", "via", str(addr.gateway)])
