@@ -74,13 +74,18 @@ class Testbed:
 
     def up(self) -> None:
         require_babeld()
+        existing = cleaner.list_netns(self.prefix)
+        if existing:  # never tear down a running testbed because a second "up" collided with it
+            raise ExternalToolError(
+                f"namespaces with prefix {self.prefix} exist already ({', '.join(existing[:3])}...); "
+                f"run 'l3roam testbed down' or 'l3roam testbed clean --prefix {self.prefix}' first")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         try:
             for step in self.steps:
+                self.done.append(step)  # before its actions: a half-done step is undone too
                 for action in step.do:
                     perform(action)
-                self.done.append(step)
         except BaseException:
             self.down()
             raise

@@ -14,6 +14,7 @@ import pytest
 
 from l3roam.babel.control import BabelControl
 from l3roam.babel.control_lines import RouteFlushed
+from l3roam.errors import ExternalToolError
 from l3roam.measure.session import run_session
 from l3roam.measure.table import format_table, summary
 from l3roam.testbed import topology
@@ -170,3 +171,10 @@ def test_a_move_looks_like_a_reassociation_to_both_aps_and_the_client(mesh):
     assert link["address"] == mac_before and link["ifname"] == "wlan0"
     assert any(a["local"] == CLIENT_IP for a in link["addr_info"])
     mesh.exec("c1", ["ip", "addr", "del", f"{CLIENT_IP}/16", "dev", "wlan0"])
+
+
+def test_a_second_up_with_the_same_prefix_refuses_and_leaves_the_running_mesh_alone(mesh):
+    with pytest.raises(ExternalToolError, match="exist already"):
+        Testbed(mesh.topo).up()
+    assert len(list_netns(mesh.prefix)) == len(mesh.topo.routers) + 1 + len(mesh.topo.clients)
+    assert mesh.reachable_loopbacks("r1")
