@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "master": ("l3roam.master.main", "run the lease master daemon"),
     "ctl": ("l3roam.master.ctl", "query a running master: leases, locations, metrics"),
     "bench": ("l3roam.bench", "benchmarks: master (lease operations/s and latency)"),
+    "babel-config": ("l3roam.babel.command", "print the babeld.conf for a node (host routes only)"),
+    "testbed": ("l3roam.testbed.command", "build, tear down or clean an emulated babel mesh"),
 }
 
 

@@ -16,7 +16,8 @@ import subprocess
 import pytest
 
 TEST_PREFIX = "l3rt"  # every namespace a test creates starts with this
-SWEEP_PREFIX = os.environ.get("L3ROAM_SWEEP_PREFIX", TEST_PREFIX)  # narrower while helpers share a machine
+# a narrower sweep for concurrent runs on one machine (each run sweeps only its own)
+SWEEP_PREFIX = os.environ.get("L3ROAM_SWEEP_PREFIX", TEST_PREFIX)
 
 
 def _babeld_problem() -> str | None:

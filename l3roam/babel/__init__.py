@@ -1,0 +1,1 @@
+"""babeld integration: configuration rendering, version check, process control, local socket."""

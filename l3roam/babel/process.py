@@ -1,0 +1,156 @@
+"""Start and stop one babeld, optionally inside a network namespace.
+
+babeld daemonises itself (``-D``) so that a testbed or a node outlives the
+command that started it; the pid file is the handle.  Files per instance
+(all under one directory, so a clean-up can find them): ``babeld.conf``,
+``babeld.pid``, ``babeld.log``, ``babeld.state`` (``-S``: keeps the seqno
+across restarts, else neighbours ignore a restarted node for a while) and the
+read-write control socket ``babeld.sock``.
+
+Side effects only; rendering lives in ``l3roam.babel.config``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from l3roam.errors import ExternalToolError
+from l3roam.log import event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BabeldFiles:
+    """Where one babeld instance keeps its files."""
+
+    directory: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.directory / "babeld.conf"
+
+    @property
+    def pid(self) -> Path:
+        return self.directory / "babeld.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "babeld.log"
+
+    @property
+    def state(self) -> Path:
+        return self.directory / "babeld.state"
+
+    @property
+    def socket(self) -> Path:
+        return self.directory / "babeld.sock"
+
+
+def netns_prefix(netns: str | None) -> list[str]:
+    return ["ip", "netns", "exec", netns] if netns else []
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start(files: BabeldFiles, config_text: str, netns: str | None = None,
+          exe: str = "babeld", timeout: float = 5.0) -> int:
+    """Write the config, start a daemonised babeld and return its pid.
+
+    Waits until the pid file and, when the config names one, the control
+    socket exist.  Raises ExternalToolError with babeld's own words on failure.
+    """
+    files.directory.mkdir(parents=True, exist_ok=True)
+    old = read_pid(files.pid)
+    if old is not None and pid_alive(old):
+        raise ExternalToolError(f"babeld already running with pid {old} ({files.pid})")
+    for stale in (files.pid, files.socket):
+        stale.unlink(missing_ok=True)
+    files.conf.write_text(config_text)
+    argv = netns_prefix(netns) + [exe, "-D", "-I", str(files.pid), "-L", str(files.log),
+                                  "-S", str(files.state), "-c", str(files.conf)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise ExternalToolError(
+            f"babeld failed to start in {netns or 'the root namespace'} (exit {out.returncode}): "
+            f"{(out.stderr + out.stdout).strip() or _tail(files.log)}")
+    socket_path = _socket_path(config_text)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = read_pid(files.pid)
+        if pid is not None and (socket_path is None or socket_path.exists()):
+            event(log, "babeld_started", netns=netns or "-", pid=pid, conf=files.conf)
+            return pid
+        time.sleep(0.01)
+    raise ExternalToolError(f"babeld in {netns or 'the root namespace'} did not come up: {_tail(files.log)}")
+
+
+def stop(files: BabeldFiles, timeout: float = 3.0) -> bool:
+    """SIGTERM babeld (it retracts its routes and removes them from the kernel), then SIGKILL.
+
+    Returns True when a process was stopped; tolerates one that is already gone.
+    """
+    pid = read_pid(files.pid)
+    if pid is None or not pid_alive(pid) or not _is_babeld(pid):
+        files.pid.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        event(log, "babeld_killed", level=logging.WARNING, pid=pid)
+    files.pid.unlink(missing_ok=True)
+    files.socket.unlink(missing_ok=True)
+    event(log, "babeld_stopped", pid=pid)
+    return True
+
+
+def _socket_path(config_text: str) -> Path | None:
+    """The control socket a config asks for (``local-path`` or ``local-path-readwrite``)."""
+    for line in config_text.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in ("local-path", "local-path-readwrite"):
+            return Path(words[1])
+    return None
+
+
+def _is_babeld(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "babeld"
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text().splitlines()[-lines:]) or "(empty log)"
+    except OSError:
+        return "(no log)"

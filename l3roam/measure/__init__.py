@@ -1,0 +1,1 @@
+"""Measurements: probes run inside namespaces, pure analysis of what they recorded."""

@@ -1,0 +1,121 @@
+"""``l3roam testbed up FILE`` / ``down FILE`` / ``clean`` / ``move FILE CLIENT AP`` / ``roam FILE``.
+
+``up`` builds the mesh, starts babeld on every router, waits for babel to
+converge and returns, leaving the testbed running; ``down`` tears it down;
+``clean`` removes every namespace, link and process with the prefix that a
+killed run left behind.  ``roam`` runs the file's roaming schedule on a
+testbed that is up, with probes when ``--ip`` gives the client's address;
+``--by-hand`` gives the client that address and moves its /32 itself at each
+move (new AP installs, old AP deletes): the "babel alone" baseline, without
+node agents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from l3roam.errors import ConfigError, ConfigProblem
+from l3roam.log import setup
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    for name, help_text in (("up", "build the mesh and start babeld"), ("down", "tear the mesh down")):
+        s = sub.add_parser(name, help=help_text)
+        s.add_argument("file", help="testbed YAML (configs/testbed/*.yaml)")
+        s.add_argument("--prefix", help="namespace prefix (overrides the file's)")
+    s = sub.add_parser("clean", help="remove what a killed run left behind")
+    s.add_argument("--prefix", default="l3r-", help="namespace prefix (default l3r-)")
+    s = sub.add_parser("move", help="move a client's association to another AP")
+    s.add_argument("file")
+    s.add_argument("client")
+    s.add_argument("ap")
+    s.add_argument("--gap", type=float, default=0.0, help="seconds out of range between the APs")
+    s.add_argument("--prefix")
+    s = sub.add_parser("roam", help="run the file's roaming schedule, optionally measured")
+    s.add_argument("file")
+    s.add_argument("--client", default=None, help="client to move (default: the first)")
+    s.add_argument("--ip", help="the client's address: run probes and print per-roam figures")
+    s.add_argument("--by-hand", action="store_true", help="set the address and move the /32 without agents")
+    s.add_argument("--prefix")
+    p.add_argument("--log-level", default="info")
+
+
+def run(args: argparse.Namespace) -> int:
+    setup(args.log_level)
+    from l3roam.testbed import clean, topology
+    from l3roam.testbed.builder import Testbed
+
+    if args.action == "clean":
+        print(clean.clean(args.prefix))
+        return 0
+    tb = Testbed(topology.load(args.file, prefix=args.prefix))
+    if args.action == "up":
+        tb.up()
+        seconds = tb.wait_converged()
+        print(f"testbed {tb.prefix}: {len(tb.topo.routers)} routers, APs {', '.join(tb.topo.aps)}, "
+              f"master on {tb.topo.master}, server on {tb.topo.server}; babel converged in {seconds:.1f} s")
+        return 0
+    if args.action == "down":
+        tb.down()
+        return 0
+    if args.action == "move":
+        from l3roam.testbed.air import Air
+
+        rec = Air(tb).move(args.client, args.ap, gap=args.gap)
+        print(f"{rec.client}: {rec.src} -> {rec.dst} in {(rec.t_end - rec.t_start) * 1000:.1f} ms")
+        return 0
+    if args.action == "roam":
+        return _roam(tb, args)
+    logging.getLogger(__name__).error("unknown action %s", args.action)
+    return 2
+
+
+def _roam(tb, args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from l3roam.testbed.air import Air
+    from l3roam.testbed.schedule import plan_moves
+
+    client = tb.topo.client(args.client) if args.client else tb.topo.clients[0]
+    air = Air(tb)
+    here = air.where(client.name) or client.first_ap
+    r = tb.topo.spec.roaming
+    moves = plan_moves(r.schedule, client.name, tb.topo.aps, here, r.count, r.interval, r.path, r.seed)
+    on_move = None
+    if args.by_hand:
+        if not args.ip:
+            raise ConfigError("<options>", [ConfigProblem("--by-hand", "needs --ip, the client's address")])
+        addr = tb.topo.spec.addressing
+        tb.exec(client.name, ["ip", "addr", "replace", f"{args.ip}/{addr.client_prefix.prefixlen}", "dev", "wlan0"])
+        tb.exec(client.name, ["ip", "route", "replace", "default", "via", str(addr.gateway)])
+        tb.exec(here, ["ip", "route", "replace", f"{args.ip}/32", "dev", "cell0", "proto",
+                       str(tb.topo.spec.babel.client_proto)])
+        time.sleep(2.0)  # let the mesh learn the first route
+
+        def on_move(rec) -> None:
+            proto = str(tb.topo.spec.babel.client_proto)
+            tb.exec(rec.dst, ["ip", "route", "replace", f"{args.ip}/32", "dev", "cell0", "proto", proto])
+            tb.exec(rec.src, ["ip", "route", "del", f"{args.ip}/32", "proto", proto], check=False)
+
+    if not args.ip:
+        for rec in air.run(moves, gap=r.gap):
+            print(f"{rec.client}: {rec.src} -> {rec.dst}", flush=True)
+        return 0
+    from l3roam.measure.session import run_session
+    from l3roam.measure.table import format_table, summary
+
+    with tempfile.TemporaryDirectory(prefix="l3roam-roam-") as tmp:
+        result = run_session(tb, client.name, args.ip, moves, Path(tmp), on_move=on_move, gap=r.gap)
+    print(format_table(result.roams, [(m.src, m.dst) for m in result.moves]))
+    print(summary(result.roams))
+    if result.tcp is not None:
+        print(f"TCP alive: {result.tcp['alive']}, longest stall {result.tcp['longest_stall_ms']} ms"
+              + (f" ({result.tcp['error']})" if result.tcp["error"] else ""))
+    return 0 if result.tcp is None or result.tcp["alive"] else 1
+
+

@@ -1,0 +1,190 @@
+"""The testbed build as a pure list of steps, each with its undo (Mininet-style).
+
+``plan(topology, run_dir)`` returns ``Step``s; ``l3roam.testbed.builder``
+carries them out and, on failure or ``down``, runs the undos of the steps
+done, in reverse.  Keeping the plan pure lets unit tests check every name and
+every do/undo pair without root.
+
+Namespaces: ``<prefix>r<i>`` per router, ``<prefix>c<name>``… per client
+(``<prefix><client name>``), ``<prefix>air`` where station ports wait while
+no AP holds them.  Links are created directly inside their namespaces
+(``ip link add … netns``), so the root namespace never holds a testbed link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from l3roam.babel.config import BabelSettings, InterfaceSettings, render_checked
+from l3roam.testbed.topology import CELL_BRIDGE, CLIENT_IFNAME, Topology
+
+AIR = "air"
+
+
+@dataclass(frozen=True)
+class Cmd:
+    """A command line; ``tolerant`` commands (undos) may fail because the object is gone."""
+
+    argv: tuple[str, ...]
+    tolerant: bool = False
+    stdin: str | None = None  # for ``ip -batch -``
+
+
+@dataclass(frozen=True)
+class DeleteNetns:
+    """Kill every process inside, then delete the namespace (tolerates a missing one)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StartBabeld:
+    netns: str
+    directory: Path
+    config: str
+
+
+@dataclass(frozen=True)
+class StopBabeld:
+    directory: Path
+
+
+Action = Cmd | DeleteNetns | StartBabeld | StopBabeld
+
+
+@dataclass(frozen=True)
+class Step:
+    what: str
+    do: tuple[Action, ...]
+    undo: tuple[Action, ...] = ()
+
+
+def ns_name(prefix: str, node: str) -> str:
+    return f"{prefix}{node}"
+
+
+def _ip(ns: str, *args: str, tolerant: bool = False) -> Cmd:
+    return Cmd(("ip", "-n", ns, *args), tolerant)
+
+
+def _in_ns(ns: str, *argv: str) -> Cmd:
+    return Cmd(("ip", "netns", "exec", ns, *argv))
+
+
+def _netns_steps(ns: str, sysctls: list[str]) -> Step:
+    do: list[Action] = [Cmd(("ip", "netns", "add", ns)), _ip(ns, "link", "set", "lo", "up")]
+    if sysctls:
+        do.append(_in_ns(ns, "sysctl", "-qw", *sysctls))
+    return Step(f"namespace {ns}", tuple(do), (DeleteNetns(ns),))
+
+
+ROUTER_SYSCTLS = [
+    "net.ipv4.ip_forward=1",
+    "net.ipv6.conf.all.forwarding=1",
+    "net.ipv6.conf.default.accept_dad=0",  # link-local usable at once: babel starts sooner
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.default.rp_filter=0",
+]
+CLIENT_SYSCTLS = ["net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.disable_ipv6=0"]
+
+
+def babel_settings(topo: Topology, router: str, run_dir: Path) -> BabelSettings:
+    r = topo.router(router)
+    b = topo.spec.babel
+    ifaces = []
+    for link in topo.links:
+        if router in (link.a, link.b):
+            mine = link.a == router
+            ifaces.append(InterfaceSettings(
+                name=link.ifname_a if mine else link.ifname_b, type="wired",
+                hello_interval=b.hello_interval, update_interval=b.update_interval,
+                rxcost=link.cost_a if mine else link.cost_b))
+    return BabelSettings(
+        router_id=r.router_id, interfaces=tuple(ifaces),
+        own_prefixes=(f"{r.loopback}/32", f"{r.locator}/128", f"{r.sid}/128"),
+        client_prefix=str(topo.spec.addressing.client_prefix), client_proto=b.client_proto,
+        kernel_priority=b.kernel_priority, local_path=str(run_dir / router / "babeld.sock"))
+
+
+def plan(topo: Topology, run_dir: Path) -> list[Step]:
+    p = topo.spec.prefix
+    mtu = str(topo.spec.mesh.mtu)
+    addr = topo.spec.addressing
+    steps: list[Step] = []
+    for r in topo.routers:
+        steps.append(_netns_steps(ns_name(p, r.name), ROUTER_SYSCTLS))
+    steps.append(_netns_steps(ns_name(p, AIR), []))
+    for c in topo.clients:
+        steps.append(_netns_steps(ns_name(p, c.name), CLIENT_SYSCTLS))
+
+    for link in topo.links:
+        na, nb = ns_name(p, link.a), ns_name(p, link.b)
+        do: list[Action] = [
+            Cmd(("ip", "link", "add", link.ifname_a, "netns", na, "mtu", mtu, "type", "veth",
+                 "peer", "name", link.ifname_b, "netns", nb, "mtu", mtu)),
+            _ip(na, "link", "set", link.ifname_a, "up"),
+            _ip(nb, "link", "set", link.ifname_b, "up"),
+        ]
+        if topo.spec.mesh.rate:
+            for ns, dev in ((na, link.ifname_a), (nb, link.ifname_b)):
+                do.append(_in_ns(ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf",
+                                 "rate", topo.spec.mesh.rate, "burst", "32kbit", "latency", "50ms"))
+        steps.append(Step(f"link {link.a}-{link.b}", tuple(do),
+                          (_ip(na, "link", "del", link.ifname_a, tolerant=True),)))
+
+    for r in topo.routers:
+        ns = ns_name(p, r.name)
+        steps.append(Step(f"loopback {r.name}", (
+            _ip(ns, "addr", "replace", f"{r.loopback}/32", "dev", "lo"),
+            _ip(ns, "-6", "addr", "replace", f"{r.locator}/128", "dev", "lo"),
+        )))
+
+    plen = str(addr.client_prefix.prefixlen)
+    for ap in topo.aps:
+        ns = ns_name(p, ap)
+        steps.append(Step(f"cell {ap}", (
+            _ip(ns, "link", "add", CELL_BRIDGE, "address", str(addr.gateway_mac), "type", "bridge"),
+            _ip(ns, "addr", "replace", f"{addr.gateway}/{plen}", "dev", CELL_BRIDGE),
+            _ip(ns, "link", "set", CELL_BRIDGE, "up"),
+            # proxied ARP answers without the default random delay of up to 0.8 s
+            _in_ns(ns, "sysctl", "-qw", f"net.ipv4.neigh.{CELL_BRIDGE}.proxy_delay=0"),
+        ), (_ip(ns, "link", "del", CELL_BRIDGE, tolerant=True),)))
+
+    air = ns_name(p, AIR)
+    for c in topo.clients:
+        cns = ns_name(p, c.name)
+        steps.append(Step(f"client {c.name}", (
+            Cmd(("ip", "link", "add", CLIENT_IFNAME, "netns", cns, "address", str(c.mac), "type", "veth",
+                 "peer", "name", c.port, "netns", air)),
+            _ip(cns, "link", "set", CLIENT_IFNAME, "up"),
+            # the station's MAC on the AP-side port, as a Wi-Fi station event carries it
+            _ip(air, "link", "set", c.port, "alias", str(c.mac)),
+        ), (_ip(cns, "link", "del", CLIENT_IFNAME, tolerant=True),)))
+        steps.append(Step(f"associate {c.name} to {c.first_ap}", associate_actions(topo, c.name, AIR, c.first_ap)))
+
+    for r in topo.routers:
+        d = run_dir / r.name
+        conf = render_checked(babel_settings(topo, r.name, run_dir), f"testbed router {r.name}")
+        steps.append(Step(f"babeld {r.name}", (StartBabeld(ns_name(p, r.name), d, conf),), (StopBabeld(d),)))
+    return steps
+
+
+def associate_actions(topo: Topology, client: str, src: str, dst: str) -> tuple[Cmd, ...]:
+    """Hand the client's station port from namespace ``src`` (an AP or air) to ``dst``.
+
+    In an AP the port joins the cell bridge, isolated (like Wi-Fi client
+    isolation: clients reach each other through the router only).  Moving a
+    device between namespaces takes it down, so the client sees its carrier
+    drop and come back, and both APs see the port vanish or appear.
+    """
+    p = topo.spec.prefix
+    port = topo.client(client).port
+    acts = [_ip(ns_name(p, src), "link", "set", port, "netns", ns_name(p, dst))]
+    if dst != AIR:
+        # one ip process for the three changes: a move costs two process starts, not four
+        acts.append(Cmd(("ip", "-n", ns_name(p, dst), "-batch", "-"), stdin=(
+            f"link set {port} master {CELL_BRIDGE}\n"
+            f"link set {port} type bridge_slave isolated on\n"
+            f"link set {port} up\n")))
+    return tuple(acts)

@@ -1,0 +1,129 @@
+"""The testbed YAML schema (``configs/testbed/*.yaml``) as frozen dataclasses.
+
+Loaded by ``l3roam.config``; ``l3roam.testbed.topology`` turns a spec into
+routers, links and addresses.  Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from l3roam.config import MacAddress
+from l3roam.errors import ConfigProblem
+
+IFNAME_MAX = 15
+
+
+@dataclass(frozen=True)
+class MeshSpec:
+    shape: Literal["line", "ring", "grid", "random", "graph"] = "line"
+    routers: int = 5
+    rows: int = 0
+    cols: int = 0
+    seed: int = 1
+    extra_links: int = 0
+    graph: Path | None = None
+    max_routers: int = 20
+    start: str | None = None  # graph node id to start the breadth-first cut from
+    rate: str | None = None  # tbf rate on every mesh link, e.g. "10mbit"
+    mtu: int = 1600  # room for SRv6 encapsulation (+64 bytes) of full-size client packets
+
+    def check(self) -> list[ConfigProblem]:
+        p = []
+        if self.shape in ("line", "ring", "random") and not 2 <= self.routers <= 250:
+            p.append(ConfigProblem("routers", "must be between 2 and 250"))
+        if self.shape == "ring" and self.routers < 3:
+            p.append(ConfigProblem("routers", "a ring needs at least 3 routers"))
+        if self.shape == "grid" and (self.rows < 1 or self.cols < 1 or not 2 <= self.rows * self.cols <= 250):
+            p.append(ConfigProblem("rows", "a grid needs rows >= 1, cols >= 1 and 2..250 routers"))
+        if self.shape == "graph" and self.graph is None:
+            p.append(ConfigProblem("graph", "shape graph needs a graph file"))
+        if not 2 <= self.max_routers <= 250:
+            p.append(ConfigProblem("max_routers", "must be between 2 and 250"))
+        if not 1280 <= self.mtu <= 9000:
+            p.append(ConfigProblem("mtu", "must be between 1280 and 9000"))
+        if self.extra_links < 0:
+            p.append(ConfigProblem("extra_links", "must not be negative"))
+        return p
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    name: str
+    mac: MacAddress | None = None
+    ap: str | None = None  # first access point (default: the first AP)
+
+    def check(self) -> list[ConfigProblem]:
+        if len("sta-" + self.name) > IFNAME_MAX or not self.name.isalnum():
+            return [ConfigProblem("name", "must be alphanumeric and at most 11 characters")]
+        return []
+
+
+@dataclass(frozen=True)
+class AddressingSpec:
+    loopback_pool: ipaddress.IPv4Network = ipaddress.IPv4Network("10.255.0.0/16")
+    locator_base: str = "fc00"  # locators are <base>:<i>::1/128, SIDs <base>:<i>::d4/128
+    client_prefix: ipaddress.IPv4Network = ipaddress.IPv4Network("10.99.0.0/16")
+    gateway: ipaddress.IPv4Address = ipaddress.IPv4Address("10.99.0.1")
+    gateway_mac: MacAddress = MacAddress("02:00:5e:00:99:01")
+
+    def check(self) -> list[ConfigProblem]:
+        p = []
+        if self.gateway not in self.client_prefix:
+            p.append(ConfigProblem("gateway", f"must lie in client_prefix {self.client_prefix}"))
+        try:
+            ipaddress.IPv6Address(f"{self.locator_base}:1::1")
+        except ValueError:
+            p.append(ConfigProblem("locator_base", "must be one IPv6 hextet such as fc00"))
+        return p
+
+
+@dataclass(frozen=True)
+class BabelSpec:
+    hello_interval: float = 0.25
+    update_interval: float = 4.0
+    kernel_priority: int = 100
+    client_proto: int = 44
+
+
+@dataclass(frozen=True)
+class RoamingSpec:
+    schedule: Literal["every", "random", "path"] = "every"
+    interval: float = 3.0  # seconds between moves
+    count: int = 10
+    path: tuple[str, ...] = ()
+    seed: int = 1
+    gap: float = 0.0  # seconds a moving client is associated to no AP (out of range)
+
+
+@dataclass(frozen=True)
+class TestbedSpec:
+    """Top level of a configs/testbed/*.yaml file."""
+
+    mesh: MeshSpec = MeshSpec()
+    aps: tuple[str, ...] = ()  # router names; empty: ap_count routers picked far apart
+    ap_count: int = 2
+    master: str | None = None  # router hosting the lease master (default: a central router)
+    server: str | None = None  # router hosting the traffic server (default: as master)
+    clients: tuple[ClientSpec, ...] = (ClientSpec("c1"),)
+    addressing: AddressingSpec = AddressingSpec()
+    babel: BabelSpec = BabelSpec()
+    roaming: RoamingSpec = RoamingSpec()
+    prefix: str = "l3r-"
+
+    def check(self) -> list[ConfigProblem]:
+        p = []
+        if not (1 <= len(self.prefix) <= 16 and self.prefix.replace("-", "").isalnum()):
+            p.append(ConfigProblem("prefix", "must be 1-16 characters of letters, digits and '-'"))
+        names = [c.name for c in self.clients]
+        if len(set(names)) != len(names):
+            p.append(ConfigProblem("clients", "client names must be unique"))
+        for idx, name in enumerate(names):
+            # client namespaces share the prefix with routers (r<i>) and the air namespace
+            if name == "air" or re.fullmatch(r"r\d+", name):
+                p.append(ConfigProblem(f"clients[{idx}].name", f"{name!r} is reserved for a router or the air"))
+        return p

@@ -1,0 +1,307 @@
+"""The testbed's mesh as pure data: routers, links, access points, clients, addresses.
+
+Read from YAML (``configs/testbed/*.yaml``, see docs/testbed.md); no side
+effects except reading the YAML and an optional graph file.
+
+Shapes: ``line``, ``ring``, ``grid`` (rows x cols), ``random`` (a random
+spanning tree plus ``extra_links`` chords, from ``seed``) and ``graph`` (a
+JSON file like /work/shared/topologies/*.json: ``nodes`` with ``id``,
+``links`` with ``source``/``target`` and optional ``source_tq``/``target_tq``;
+the largest connected component, cut to ``max_routers`` in breadth-first
+order from ``start``).
+
+Routers are named ``r1`` .. ``rN``; a graph node keeps its original id in
+``Router.origin``.  Addressing plan (router index i, 1-based):
+
+- loopback ``<loopback_pool> + i`` /32 on ``lo`` (e.g. 10.255.0.3);
+- IPv6 locator ``fc00:<i hex>::1/128`` on ``lo`` and the SRv6 SID
+  ``fc00:<i hex>::d4/128`` (installed by the node agent, redistributed as a
+  host route);
+- mesh links are unnumbered: a veth pair per link with IPv6 link-local
+  addresses only (babel speaks over link-local); babeld installs IPv4 routes
+  with an IPv6 next hop (``v4-via-v6``, kernel >= 5.2), so no IPv4 subnet
+  per link is needed and nothing shorter than a host route exists to leak;
+- each AP has a bridge ``cell0`` (its client-facing interface, the "radio"),
+  carrying the anycast gateway; a client is a namespace with ``wlan0`` whose
+  veth peer ``sta-<client>`` is the station port (see l3roam.testbed.air).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from l3roam.config import MacAddress, load_file, load_text
+from l3roam.errors import ConfigError, ConfigProblem
+from l3roam.testbed.spec import (  # noqa: F401  (re-exported: the schema is part of this module's API)
+    AddressingSpec, BabelSpec, ClientSpec, MeshSpec, RoamingSpec, TestbedSpec,
+)
+
+CELL_BRIDGE = "cell0"
+CLIENT_IFNAME = "wlan0"
+BABEL_WIRED_RXCOST = 96
+
+
+# ----------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class Router:
+    name: str  # r1 .. rN
+    index: int  # 1-based
+    loopback: ipaddress.IPv4Address
+    locator: ipaddress.IPv6Address
+    sid: ipaddress.IPv6Address
+    origin: str = ""  # node id in a graph file
+
+    @property
+    def router_id(self) -> str:
+        raw = self.loopback.packed
+        return "02:00:00:00:" + ":".join(f"{b:02x}" for b in raw)
+
+
+@dataclass(frozen=True)
+class Link:
+    a: str
+    b: str
+    cost_a: int | None = None  # babeld rxcost on a's interface (None: babeld's default)
+    cost_b: int | None = None
+
+    @property
+    def ifname_a(self) -> str:
+        return f"m-{self.b}"
+
+    @property
+    def ifname_b(self) -> str:
+        return f"m-{self.a}"
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    mac: MacAddress
+    first_ap: str
+
+    @property
+    def port(self) -> str:
+        """The station port: the AP-side end of the client's veth."""
+        return f"sta-{self.name}"
+
+
+@dataclass(frozen=True)
+class Topology:
+    routers: tuple[Router, ...]
+    links: tuple[Link, ...]
+    aps: tuple[str, ...]
+    master: str
+    server: str
+    clients: tuple[Client, ...]
+    spec: TestbedSpec = field(compare=False)
+
+    def router(self, name: str) -> Router:
+        for r in self.routers:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def neighbours(self, name: str) -> list[tuple[str, str]]:
+        """(neighbour name, local interface name) of router ``name``."""
+        out = []
+        for link in self.links:
+            if link.a == name:
+                out.append((link.b, link.ifname_a))
+            elif link.b == name:
+                out.append((link.a, link.ifname_b))
+        return out
+
+    def hops(self, src: str) -> dict[str, int]:
+        return _bfs({r.name for r in self.routers}, [(l.a, l.b) for l in self.links], src)
+
+    def client(self, name: str) -> Client:
+        for c in self.clients:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def _bfs(nodes: set[str], edges: list[tuple[str, str]], src: str) -> dict[str, int]:
+    adj: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        adj[a].append(b)
+        adj[b].append(a)
+    dist = {src: 0}
+    queue = deque([src])
+    while queue:
+        n = queue.popleft()
+        for m in adj[n]:
+            if m not in dist:
+                dist[m] = dist[n] + 1
+                queue.append(m)
+    return dist
+
+
+def shape_edges(spec: MeshSpec) -> tuple[int, list[tuple[int, int]]]:
+    """Router count and 1-based edges for the generated shapes."""
+    if spec.shape == "line":
+        n = spec.routers
+        return n, [(i, i + 1) for i in range(1, n)]
+    if spec.shape == "ring":
+        n = spec.routers
+        return n, [(i, i + 1) for i in range(1, n)] + [(n, 1)]
+    if spec.shape == "grid":
+        n = spec.rows * spec.cols
+        edges = []
+        for r in range(spec.rows):
+            for c in range(spec.cols):
+                i = r * spec.cols + c + 1
+                if c + 1 < spec.cols:
+                    edges.append((i, i + 1))
+                if r + 1 < spec.rows:
+                    edges.append((i, i + spec.cols))
+        return n, edges
+    if spec.shape == "random":
+        rng = random.Random(spec.seed)
+        n = spec.routers
+        edges = [(rng.randint(1, i - 1), i) for i in range(2, n + 1)]  # random tree: connected
+        present = {frozenset(e) for e in edges}
+        candidates = [(a, b) for a in range(1, n + 1) for b in range(a + 1, n + 1) if frozenset((a, b)) not in present]
+        rng.shuffle(candidates)
+        edges += candidates[: spec.extra_links]
+        return n, edges
+    raise ValueError(spec.shape)
+
+
+def tq_to_rxcost(tq: float | None) -> int | None:
+    """batman-adv link quality (0..1) to a babel rxcost: wired cost 96 scaled by 1/tq (ETX-like)."""
+    if tq is None:
+        return None
+    return min(0xFFFF, max(BABEL_WIRED_RXCOST, round(BABEL_WIRED_RXCOST / max(tq, 0.01))))
+
+
+def graph_edges(data: dict, max_routers: int, start: str | None) -> tuple[list[str], list[tuple[int, int, int | None, int | None]]]:
+    """Node ids (index 0 is r1) and edges with rxcosts from a graph JSON object.
+
+    Nodes only named by links are added; the largest connected component is
+    kept and cut to ``max_routers`` in breadth-first order from ``start``.
+    """
+    ids = [str(n["id"]) for n in data.get("nodes", [])]
+    raw_links = data.get("links", [])
+    for link in raw_links:
+        for end in (str(link["source"]), str(link["target"])):
+            if end not in ids:
+                ids.append(end)
+    edges = [(str(l["source"]), str(l["target"])) for l in raw_links if str(l["source"]) != str(l["target"])]
+    nodes = set(ids)
+    best: list[str] = []
+    seen: set[str] = set()
+    for n in ids:
+        if n in seen:
+            continue
+        comp = _bfs(nodes, edges, n)
+        seen |= set(comp)
+        if len(comp) > len(best):
+            best = list(comp)
+    root = start if start is not None and start in best else best[0]
+    order = sorted(_bfs(nodes, edges, root).items(), key=lambda kv: (kv[1], ids.index(kv[0])))
+    keep = [n for n, _ in order][:max_routers]
+    index = {n: i for i, n in enumerate(keep)}
+    out: dict[frozenset, tuple[int, int, int | None, int | None]] = {}
+    for l in raw_links:
+        s, t = str(l["source"]), str(l["target"])
+        if s in index and t in index and s != t:
+            key = frozenset((s, t))
+            if key not in out:
+                out[key] = (index[s] + 1, index[t] + 1, tq_to_rxcost(l.get("source_tq")), tq_to_rxcost(l.get("target_tq")))
+    return keep, list(out.values())
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def _pick_aps(names: list[str], links: list[Link], count: int) -> tuple[str, ...]:
+    """``count`` routers far apart: farthest-point sampling on hop distance, from r1."""
+    nodes = set(names)
+    edges = [(l.a, l.b) for l in links]
+    dist = {n: _bfs(nodes, edges, n) for n in names}
+    chosen = [names[0]] if count >= 1 else []
+    while len(chosen) < min(count, len(names)):
+        nxt = max((n for n in names if n not in chosen),
+                  key=lambda n: (min(dist[c].get(n, 0) for c in chosen), -names.index(n)))
+        chosen.append(nxt)
+    return tuple(chosen)
+
+
+def _center(names: list[str], links: list[Link]) -> str:
+    nodes = set(names)
+    edges = [(l.a, l.b) for l in links]
+    return min(names, key=lambda n: (max(_bfs(nodes, edges, n).values()), names.index(n)))
+
+
+def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
+    """Turn a validated spec into a Topology; raise ConfigError for inconsistent names."""
+    m = spec.mesh
+    origins: list[str] = []
+    if m.shape == "graph":
+        path = m.graph if m.graph is None or m.graph.is_absolute() or base_dir is None else base_dir / m.graph
+        try:
+            data = json.loads(Path(path).read_text())  # type: ignore[arg-type]
+        except (OSError, ValueError) as exc:
+            raise ConfigError(str(path), [ConfigProblem("mesh.graph", f"cannot read the graph: {exc}")]) from None
+        origins, raw = graph_edges(data, m.max_routers, m.start)
+        n = len(origins)
+    else:
+        n, plain = shape_edges(m)
+        raw = [(a, b, None, None) for a, b in plain]
+    a = spec.addressing
+    if n + 1 > a.loopback_pool.num_addresses - 1:
+        raise ConfigError("<testbed>", [ConfigProblem("addressing.loopback_pool", f"too small for {n} routers")])
+    routers = tuple(
+        Router(name=f"r{i}", index=i, loopback=a.loopback_pool.network_address + i,
+               locator=ipaddress.IPv6Address(f"{a.locator_base}:{i:x}::1"),
+               sid=ipaddress.IPv6Address(f"{a.locator_base}:{i:x}::d4"),
+               origin=origins[i - 1] if origins else "")
+        for i in range(1, n + 1))
+    links = tuple(Link(f"r{x}", f"r{y}", ca, cb) for x, y, ca, cb in raw)
+    names = [r.name for r in routers]
+    problems = []
+    aps = spec.aps or _pick_aps(names, list(links), spec.ap_count)
+    for key, value in [("aps", x) for x in aps] + [("master", spec.master), ("server", spec.server)]:
+        if value is not None and value not in names:
+            problems.append(ConfigProblem(key, f"no router {value!r} (routers are r1..r{n})"))
+    clients = []
+    for idx, c in enumerate(spec.clients):
+        ap = c.ap or aps[0]
+        if ap not in aps:
+            problems.append(ConfigProblem(f"clients[{idx}].ap", f"{ap!r} is not an access point ({', '.join(aps)})"))
+        mac = c.mac or MacAddress(f"02:00:00:00:c0:{idx + 1:02x}")
+        clients.append(Client(c.name, mac, ap))
+    for idx, name in enumerate(spec.roaming.path):
+        if name not in aps:
+            problems.append(ConfigProblem(f"roaming.path[{idx}]", f"{name!r} is not an access point"))
+    if problems:
+        raise ConfigError("<testbed>", problems)
+    master = spec.master or _center(names, list(links))
+    return Topology(routers, links, tuple(aps), master, spec.server or master, tuple(clients), spec)
+
+
+def load(path: str | Path, prefix: str | None = None) -> Topology:
+    """Read a testbed YAML file; ``prefix`` overrides its namespace prefix (tests use ``l3rt-…``)."""
+    spec = load_file(TestbedSpec, path)
+    if prefix is not None:
+        spec = dataclasses.replace(spec, prefix=prefix)
+    return build(spec, Path(path).parent)
+
+
+def loads(text: str, prefix: str | None = None, base_dir: Path | None = None) -> Topology:
+    spec = load_text(TestbedSpec, text)
+    if prefix is not None:
+        spec = dataclasses.replace(spec, prefix=prefix)
+    return build(spec, base_dir)

@@ -1,0 +1,104 @@
+"""babeld.conf rendering and the checks that protect roaming."""
+
+import argparse
+
+import pytest
+
+from l3roam.babel import command
+from l3roam.babel.config import (
+    BabelSettings, InterfaceSettings, render, render_checked, router_id_for, validate,
+)
+from l3roam.babel.version import check_version, parse_version
+from l3roam.errors import ConfigError, ExternalToolError
+
+
+def settings(**kw):
+    base = dict(router_id=router_id_for("10.255.0.1"),
+                interfaces=(InterfaceSettings("m-r2"), InterfaceSettings("wl0", type="wireless", hello_interval=1)),
+                own_prefixes=("10.255.0.1/32", "fc00:1::1/128", "fc00:1::d4/128"),
+                local_path="/run/l3roam/x/babeld.sock")
+    base.update(kw)
+    return BabelSettings(**base)
+
+
+def test_renders_router_id_interfaces_and_host_route_redistribution_in_order():
+    text = render_checked(settings())
+    lines = text.splitlines()
+    assert "router-id 02:00:00:00:0a:ff:00:01" in lines
+    assert "kernel-priority 100" in lines
+    assert "local-path-readwrite /run/l3roam/x/babeld.sock" in lines
+    assert "interface m-r2 type wired split-horizon false hello-interval 0.25 update-interval 4" in lines
+    # babeld does not do split horizon on wireless interfaces: no option rendered
+    assert "interface wl0 type wireless hello-interval 1 update-interval 4" in lines
+    redis = [l for l in lines if l.startswith("redistribute")]
+    assert redis == [
+        "redistribute local ip 10.255.0.1/32 eq 32 allow",
+        "redistribute local ip fc00:1::1/128 eq 128 allow",
+        "redistribute local ip fc00:1::d4/128 eq 128 allow",
+        "redistribute ip 10.255.0.1/32 eq 32 allow",
+        "redistribute ip fc00:1::1/128 eq 128 allow",
+        "redistribute ip fc00:1::d4/128 eq 128 allow",
+        "redistribute proto 44 ip 10.99.0.0/16 ge 32 allow",
+        "redistribute local deny",
+        "redistribute deny",
+    ]
+
+
+@pytest.mark.parametrize("prefix", ["fc00:1::/64", "10.0.0.0/24", "0.0.0.0/0"])
+def test_refuses_anything_but_host_routes_and_names_the_babeld_bug(prefix):
+    with pytest.raises(ConfigError) as err:
+        render_checked(settings(own_prefixes=("10.255.0.1/32", prefix)))
+    assert "own_prefixes[1]" in str(err.value)
+    assert "flush_xroute()" in str(err.value)
+
+
+def test_refuses_split_horizon_on_wired_and_reports_every_problem_at_once():
+    bad = settings(router_id="nonsense", interfaces=(InterfaceSettings("m-r2", split_horizon=True),),
+                   client_proto=42)
+    keys = {p.key for p in validate(bad)}
+    assert keys == {"router_id", "interfaces[0].split_horizon", "client_proto"}
+
+
+def test_interface_name_longer_than_15_characters_is_refused():
+    assert [p.key for p in validate(settings(interfaces=(InterfaceSettings("a" * 16),)))] == ["interfaces[0].name"]
+
+
+def test_no_client_prefix_renders_no_client_rule():
+    assert "proto 44" not in render(settings(client_prefix=None))
+
+
+def test_babel_config_command_from_options(capsys):
+    p = argparse.ArgumentParser()
+    command.add_arguments(p)
+    args = p.parse_args(["--loopback", "10.255.0.7", "--locator", "fc00:7::d4", "-i", "m-r6",
+                         "-i", "m-r8:tunnel", "--hello", "1", "--proto", "45"])
+    assert command.run(args) == 0
+    out = capsys.readouterr().out
+    assert "router-id 02:00:00:00:0a:ff:00:07" in out
+    assert "interface m-r8 type tunnel split-horizon false hello-interval 1 update-interval 4" in out
+    assert "redistribute ip fc00:7::d4/128 eq 128 allow" in out
+    assert "redistribute proto 45 ip 10.99.0.0/16 ge 32 allow" in out
+
+
+def test_babel_config_command_from_yaml_with_errors_listed(tmp_path):
+    f = tmp_path / "babel.yaml"
+    f.write_text("router_id: 02:00:00:00:0a:ff:00:01\nown_prefixes: [10.0.0.0/8]\n"
+                 "client_proto: 2\ninterfaces: [{name: m-r2}]\n")
+    p = argparse.ArgumentParser()
+    command.add_arguments(p)
+    with pytest.raises(ConfigError) as err:
+        command.run(p.parse_args(["--config", str(f)]))
+    text = str(err.value)
+    assert str(f) in text and "own_prefixes[0]" in text and "client_proto" in text
+
+
+@pytest.mark.parametrize("text,version", [("babeld-1.13.1", (1, 13, 1)), ("babeld-1.12", (1, 12, 0)),
+                                          ("nothing", None)])
+def test_parse_version(text, version):
+    assert parse_version(text) == version
+
+
+def test_refuses_babeld_older_than_1_12_2():
+    check_version((1, 12, 2))
+    with pytest.raises(ExternalToolError, match="1.12.1 is too old.*withdraws the wrong prefix"):
+        check_version((1, 12, 1))
