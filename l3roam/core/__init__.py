@@ -1,0 +1,1 @@
+"""Pure domain logic: leases and allocation, client location, DHCP decisions."""
