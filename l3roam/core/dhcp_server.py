@@ -54,7 +54,7 @@ from l3roam.core.dhcp_actions import (
     Received,
     SendReply,
 )
-from l3roam.errors import MalformedPacket
+from l3roam.errors import LocalProtocolError, MalformedPacket
 from l3roam.proto import dhcp
 from l3roam.proto.dhcp import DhcpMessage, MessageType, Option
 
@@ -427,9 +427,13 @@ class DhcpServer:
             yiaddr=yiaddr,
             giaddr=req.giaddr,
         )
-        payload = dhcp.encode(reply)
         # RFC 2132 §9.10: the client's limit covers the IP datagram (>= 576).
+        # A huge echoed client id or relay option can make the reply too big.
         limit = max(576, req.max_message_size or 576) - 28
+        try:
+            payload = dhcp.encode(reply)
+        except LocalProtocolError:
+            return self._drop("reply_too_large", req.mac)
         if len(payload) > limit:
             return self._drop("reply_too_large", req.mac)
 
