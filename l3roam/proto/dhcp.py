@@ -287,9 +287,12 @@ def message_type_option(mtype: MessageType) -> bytes:
 # --- decode ---
 
 
-def _parse_options(buf: bytes, i: int, end: int, out: dict[int, bytes], where: dict[int, int]) -> None:
-    """Parse options in buf[i:end] into ``out`` (RFC 2131 §4.1, RFC 3396 concatenation)."""
-    fixed = _FIXED_LEN
+def _parse_options(buf: bytes, i: int, end: int, out: dict[int, bytes]) -> None:
+    """Parse options in buf[i:end] into ``out`` (RFC 2131 §4.1, RFC 3396 concatenation).
+
+    The hot path: no per-option validation here; ``_validate`` checks sizes
+    afterwards and ``_offset_of`` finds an offending option's offset again.
+    """
     while i < end:
         code = buf[i]
         if code == 0:  # PAD
@@ -299,21 +302,56 @@ def _parse_options(buf: bytes, i: int, end: int, out: dict[int, bytes], where: d
             return
         if i + 1 >= end:
             raise MalformedPacket(f"option {code} has no length octet", i)
-        length = buf[i + 1]
-        j = i + 2 + length
+        j = i + 2 + buf[i + 1]
         if j > end:
-            raise MalformedPacket(f"option {code} (length {length}) runs past the end", i)
+            raise MalformedPacket(f"option {code} (length {buf[i + 1]}) runs past the end", i)
         if code in out:
-            if code in fixed:
-                raise MalformedPacket(f"option {code} appears twice", i)
             out[code] += buf[i + 2 : j]
         else:
-            if code in fixed and length != fixed[code]:
-                raise MalformedPacket(f"option {code} has length {length}, expected {fixed[code]}", i)
             out[code] = buf[i + 2 : j]
-            where[code] = i
         i = j
     # No END option: tolerated when the options fill the message exactly.
+
+
+def _offset_of(buf: bytes, code: int, overload: int) -> int:
+    """Offset of the first instance of option ``code`` (only on the error path)."""
+    areas = [(OPTIONS_OFFSET, len(buf))]
+    if overload & 1:
+        areas.append((108, 236))
+    if overload & 2:
+        areas.append((44, 108))
+    for i, end in areas:
+        while i + 1 < end and buf[i] != 255:
+            if buf[i] == 0:
+                i += 1
+                continue
+            if buf[i] == code:
+                return i
+            i += 2 + buf[i + 1]
+    return OPTIONS_OFFSET
+
+
+def _validate(buf: bytes, options: dict[int, bytes], overload: int) -> None:
+    fixed = _FIXED_LEN
+    for code, value in options.items():
+        expected = fixed.get(code)
+        if expected is not None and len(value) != expected:
+            where = _offset_of(buf, code, overload)
+            if len(value) % expected == 0 and buf[where + 1] == expected:
+                raise MalformedPacket(f"option {code} appears twice", where)
+            raise MalformedPacket(f"option {code} has length {buf[where + 1]}, expected {expected}", where)
+    mtype = options.get(Option.DHCP_MESSAGE_TYPE)
+    if mtype is not None and mtype[0] == 0:
+        raise MalformedPacket("message type 0", _offset_of(buf, Option.DHCP_MESSAGE_TYPE, overload))
+    for code in _ADDRESS_LISTS:
+        raw = options.get(code)
+        if raw is not None and (not raw or len(raw) % 4):
+            where = _offset_of(buf, code, overload)
+            raise MalformedPacket(f"option {code} length {len(raw)} is not a multiple of 4", where)
+    for code, minimum in _MIN_LEN.items():
+        raw = options.get(code)
+        if raw is not None and len(raw) < minimum:
+            raise MalformedPacket(f"option {code} shorter than {minimum}", _offset_of(buf, code, overload))
 
 
 def decode(data: bytes) -> DhcpMessage:
@@ -330,38 +368,28 @@ def decode(data: bytes) -> DhcpMessage:
     (op, htype, hlen, hops, xid, secs, flags, ci, yi, si, gi, chaddr, sname, file, cookie) = _HEADER.unpack_from(data)
     if cookie != MAGIC_COOKIE:
         raise MalformedPacket(f"bad magic cookie {cookie:#010x}", HEADER_LEN)
-    if op not in (1, 2):
+    if op != 1 and op != 2:
         raise MalformedPacket(f"op {op} is neither BOOTREQUEST nor BOOTREPLY", 0)
     if hlen > 16:
         raise MalformedPacket(f"hlen {hlen} > 16", 2)
     options: dict[int, bytes] = {}
-    where: dict[int, int] = {}
-    _parse_options(data, OPTIONS_OFFSET, n, options, where)
+    _parse_options(data, OPTIONS_OFFSET, n, options)
 
-    overload = options.get(Option.OPTION_OVERLOAD)
-    if overload is not None:
+    overload = 0
+    raw_overload = options.get(Option.OPTION_OVERLOAD)
+    if raw_overload is not None and len(raw_overload) == 1:
         # RFC 2131 §4.1: 'file' then 'sname' carry more options.
-        value = overload[0]
-        if value not in (1, 2, 3):
-            raise MalformedPacket(f"option overload value {value}", where[Option.OPTION_OVERLOAD])
-        if value & 1:
-            _parse_options(data, 108, 236, options, where)
+        overload = raw_overload[0]
+        if overload not in (1, 2, 3):
+            where = _offset_of(data, Option.OPTION_OVERLOAD, 0)
+            raise MalformedPacket(f"option overload value {overload}", where)
+        if overload & 1:
+            _parse_options(data, 108, 236, options)
             file = b""
-        if value & 2:
-            _parse_options(data, 44, 108, options, where)
+        if overload & 2:
+            _parse_options(data, 44, 108, options)
             sname = b""
-
-    mtype = options.get(Option.DHCP_MESSAGE_TYPE)
-    if mtype is not None and mtype[0] == 0:
-        raise MalformedPacket("message type 0", where[Option.DHCP_MESSAGE_TYPE])
-    for code in _ADDRESS_LISTS:
-        raw = options.get(code)
-        if raw is not None and (not raw or len(raw) % 4):
-            raise MalformedPacket(f"option {code} length {len(raw)} is not a multiple of 4", where[code])
-    for code, minimum in _MIN_LEN.items():
-        raw = options.get(code)
-        if raw is not None and len(raw) < minimum:
-            raise MalformedPacket(f"option {code} shorter than {minimum}", where[code])
+    _validate(data, options, overload)
 
     return DhcpMessage(
         op=op,

@@ -169,7 +169,7 @@ def _with_options(options: bytes) -> bytes:
         (_with_options(b"\x35"), "no length octet", 240),
         (_with_options(b"\x35\x01\x01\x0c\x09abc"), "runs past the end", 243),
         (_with_options(b"\x35\x02\x01\x01\xff"), "expected 1", 240),
-        (_with_options(b"\x35\x01\x01\x35\x01\x03\xff"), "appears twice", 243),
+        (_with_options(b"\x35\x01\x01\x35\x01\x03\xff"), "appears twice", 240),
         (_with_options(b"\x35\x01\x00\xff"), "message type 0", 240),
         (_with_options(b"\x35\x01\x01\x03\x03abc\xff"), "multiple of 4", 243),
         (_with_options(b"\x35\x01\x01\x34\x01\x07\xff"), "overload value", 243),
