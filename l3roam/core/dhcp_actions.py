@@ -39,6 +39,14 @@ class DhcpServerSettings:
     mtu: int | None = None  # option 26, e.g. to leave room for SRv6 encapsulation
     max_pending: int = 1024
     master_timeout: float = 2.0
+    # Wait this long before a unicast reply to a client that has an address
+    # (RENEWING, INFORM).  busybox udhcpc sends such a request from a
+    # short-lived socket bound to its address and *connected* to the server
+    # (bind, connect, write, close); a reply that arrives before the close
+    # matches that socket and is lost, and the client only gets its ACK a
+    # timeout later by rebinding.  Measured on veth: 1-9 of 12 renewals lost
+    # with an immediate reply, 0 of 48 with 3 ms.
+    unicast_reply_delay: float = 0.005
 
     def check(self) -> list[ConfigProblem]:
         problems = []
@@ -52,6 +60,8 @@ class DhcpServerSettings:
             problems.append(ConfigProblem("mtu", "must be between 68 and 65535 (RFC 2132 §5.1)"))
         if self.max_pending < 1:
             problems.append(ConfigProblem("max_pending", "must be at least 1"))
+        if not 0 <= self.unicast_reply_delay <= 1:
+            problems.append(ConfigProblem("unicast_reply_delay", "must be between 0 and 1 second"))
         if self.master_timeout <= 0 or self.offer_hold <= 0:
             problems.append(ConfigProblem("master_timeout", "master_timeout and offer_hold must be positive"))
         return problems
@@ -103,6 +113,7 @@ class SendReply:
     dst_port: int
     broadcast: bool
     message_type: MessageType = MessageType.DHCPACK
+    delay: float = 0.0  # send no earlier than this many seconds from now (see unicast_reply_delay)
 
 
 @dataclass(frozen=True, slots=True)

@@ -438,15 +438,17 @@ class DhcpServer:
             return self._drop("reply_too_large", req.mac)
 
         # RFC 2131 §4.1, where the reply goes:
+        delay = 0.0
         if req.giaddr != ZERO:  # relayed: to the relay's server port
             dst_ip, dst_port, dst_mac, bcast = req.giaddr, dhcp.SERVER_PORT, meta.src_mac, False
         elif mtype is MessageType.DHCPNAK:  # NAKs are broadcast when not relayed
             dst_ip, dst_port, dst_mac, bcast = BROADCAST_IP, dhcp.CLIENT_PORT, BROADCAST_MAC, True
         elif req.ciaddr != ZERO:  # RENEWING/REBINDING/INFORM: the client has an address
             dst_ip, dst_port, dst_mac, bcast = req.ciaddr, dhcp.CLIENT_PORT, meta.src_mac, False
+            delay = c.unicast_reply_delay  # see DhcpServerSettings.unicast_reply_delay
         elif req.broadcast:  # the client cannot receive unicast before it is configured
             dst_ip, dst_port, dst_mac, bcast = BROADCAST_IP, dhcp.CLIENT_PORT, BROADCAST_MAC, True
         else:  # unicast to chaddr and yiaddr
             dst_ip, dst_port, dst_mac, bcast = yiaddr, dhcp.CLIENT_PORT, req.mac, False
         self.counters.replies[mtype.name] += 1
-        return SendReply(meta.interface, payload, dst_mac, dst_ip, dst_port, bcast, mtype)
+        return SendReply(meta.interface, payload, dst_mac, dst_ip, dst_port, bcast, mtype, delay)

@@ -57,7 +57,10 @@ _names = itertools.count(1)
 
 
 def run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, check=check)
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {result.returncode}: {result.stderr.strip()}")
+    return result
 
 
 def netns_sockets(ns: str, make) -> object:
@@ -204,6 +207,8 @@ class Responder:
                 answer = self.master.answer(action)
                 self._execute(self.server.on_master_answer(action.token, answer, now), now)
             elif isinstance(action, SendReply):
+                if action.delay:
+                    time.sleep(action.delay)  # the node agent schedules this instead of blocking
                 frame = build_udp_frame(
                     SERVER_MAC,
                     action.dst_mac,
@@ -218,24 +223,26 @@ class Responder:
 
 UDHCPC_SCRIPT = """#!/bin/sh
 # udhcpc hook: configure only the lab interface, never /etc/resolv.conf.
-echo "$1 ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain lease=$lease serverid=$serverid" >> "{state}"
+# The state line is written last, so a test that sees it sees the address.
 case "$1" in
   deconfig) ip -4 addr flush dev "$interface" ;;
-  bound|renew) ip -4 addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface" ;;
+  bound|renew) ip -4 addr replace "$ip/$mask" dev "$interface" ;;
 esac
+echo "$1 ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain lease=$lease serverid=$serverid" >> "{state}"
 exit 0
 """
 
 DHCLIENT_SCRIPT = """#!/bin/sh
 # dhclient hook: configure only the lab interface, never /etc/resolv.conf.
-echo "$reason ip=$new_ip_address mask=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name lease=$new_dhcp_lease_time serverid=$new_dhcp_server_identifier" >> "{state}"
+# The state line is written last, so a test that sees it sees the address.
 case "$reason" in
   PREINIT) ip link set dev "$interface" up ;;
   BOUND|RENEW|REBIND|REBOOT)
-    ip -4 addr flush dev "$interface"
-    ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface" ;;
+    [ -n "$old_ip_address" ] && [ "$old_ip_address" != "$new_ip_address" ] && ip -4 addr flush dev "$interface"
+    ip -4 addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" ;;
   RELEASE|EXPIRE|FAIL|STOP) ip -4 addr flush dev "$interface" ;;
 esac
+echo "$reason ip=$new_ip_address mask=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name lease=$new_dhcp_lease_time serverid=$new_dhcp_server_identifier" >> "{state}"
 exit 0
 """
 

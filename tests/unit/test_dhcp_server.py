@@ -178,6 +178,16 @@ def test_renewing_is_answered_by_unicast_to_ciaddr(server):
     send, ack = reply_of(server.on_master_answer(ask.token, OK_100, 100))
     assert ack.message_type is MessageType.DHCPACK and ack.ciaddr == A("10.99.0.100")
     assert (send.dst_ip, send.dst_mac, send.dst_port, send.broadcast) == (A("10.99.0.100"), UDHCPC_MAC, 68, False)
+    assert send.delay == 0.005  # udhcpc's connected send socket would swallow an immediate reply
+
+
+def test_only_replies_to_ciaddr_are_delayed(server):
+    ask = only(server.handle(golden("udhcpc-discover.bin"), meta(), 0), AskMaster)
+    assert reply_of(server.on_master_answer(ask.token, OK_100, 0))[0].delay == 0
+    no_delay = DhcpServer(settings(unicast_reply_delay=0))
+    bind(no_delay)
+    ask = only(no_delay.handle(golden("udhcpc-request-renewing.bin"), meta(dst=GW), 1), AskMaster)
+    assert reply_of(no_delay.on_master_answer(ask.token, OK_100, 1))[0].delay == 0
 
 
 def test_rebinding_is_recognised_and_answered_to_ciaddr(server):
