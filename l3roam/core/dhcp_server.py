@@ -202,6 +202,11 @@ class DhcpServer:
             return None
         return lease.ip, lease.expires
 
+    def forget(self, mac: str) -> None:
+        """Drop the offer and cached lease of ``mac`` (e.g. the master says it moved away)."""
+        self._offers.pop(mac, None)
+        self._cache.pop(mac, None)
+
     # --- client messages ---------------------------------------------------
 
     def _discover(self, msg: DhcpMessage, meta: Received, now: float) -> list[Action]:

@@ -283,6 +283,13 @@ def test_unavailable_master_cached_client_rediscovering_gets_its_address(server)
     assert offer.yiaddr == A("10.99.0.100") and offer.lease_time == 500
 
 
+def test_forgotten_client_is_not_renewed_from_the_cache(server):
+    bind(server, now=0.0)
+    server.forget(UDHCPC_MAC)  # e.g. the master reported that the client moved to another AP
+    ask = only(server.handle(golden("udhcpc-request-renewing.bin"), meta(dst=GW), 10.0), AskMaster)
+    assert server.on_master_answer(ask.token, UNAVAILABLE, 10.0) == [Dropped("master_unavailable", UDHCPC_MAC)]
+
+
 def test_unavailable_master_new_client_gets_no_reply_at_all(server):
     ask = only(server.handle(golden("dhclient-discover.bin"), meta(DHCLIENT_MAC), 0), AskMaster)
     assert server.on_master_answer(ask.token, UNAVAILABLE, 0) == [Dropped("master_unavailable", DHCLIENT_MAC)]
