@@ -17,6 +17,7 @@ from l3roam.errors import L3roamError
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "master": ("l3roam.master.main", "run the lease master daemon"),
+    "node": ("l3roam.node.main", "run the node agent on an access point"),
     "ctl": ("l3roam.master.ctl", "query a running master: leases, locations, metrics"),
     "bench": ("l3roam.bench", "benchmarks: master (lease operations/s and latency)"),
     "babel-config": ("l3roam.babel.command", "print the babeld.conf for a node (host routes only)"),

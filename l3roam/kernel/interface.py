@@ -36,6 +36,8 @@ class LinkUp:
 
     ifname: str
     mac: str
+    alias: str | None = None  # IFLA_IFALIAS: the testbed puts the station's MAC here
+    master: str | None = None  # the bridge the interface is a port of
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,10 @@ class LinkMonitor:
         if up == was or (was is None and not up):
             return []  # no change, or an interface first seen down
         if up:
-            return [LinkUp(name, str(msg.get_attr("IFLA_ADDRESS") or "").lower())]
+            master_idx = msg.get_attr("IFLA_MASTER")
+            return [LinkUp(name, str(msg.get_attr("IFLA_ADDRESS") or "").lower(),
+                           msg.get_attr("IFLA_IFALIAS"),
+                           self._names.get(master_idx) if master_idx else None)]
         self._macs = {k for k in self._macs if k[0] != idx}
         return [LinkDown(name)]
 

@@ -1,0 +1,303 @@
+"""The node agent: wires DHCP, presence, the master, the kernel and DNS.
+
+One thread, one plain non-blocking loop over a selector: the DHCP socket, the
+master client's socket, the netlink link monitor and the DNS socket.  The
+decisions live in pure engines (``core.dhcp_server``, ``core.roaming``); this
+module only turns their actions into calls on the master client and the
+kernel, and feeds their answers back.  A failure while handling one packet or
+one action is logged with the client's MAC and counted; the loop goes on.
+
+Presence (why these defaults):
+- association: a station port joining the client bridge, with the station's
+  MAC as its alias (what the testbed's air does; on Wi-Fi, hostapd's
+  AP-STA-CONNECTED carries the same fact).  DHCP alone cannot drive roaming:
+  a moved client sends nothing until its renewal time;
+- first frame: a MAC learned in the bridge's FDB that holds a lease, for
+  clients that roam onto a port without an association event;
+- DHCP: a bind is also an arrival;
+- departure: the station port goes away; the route stays until the master's
+  move notice (then the hand-off) or the departure timeout.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import re
+import selectors
+import time
+from ipaddress import IPv4Address, IPv4Network
+
+from l3roam.core import roaming as R
+from l3roam.core.dhcp_actions import (AskMaster, ClientBound, ClientDeclined, ClientReleased,
+                                      DhcpServerSettings, Dropped, MasterAnswer, SendReply)
+from l3roam.core.dhcp_server import DhcpServer
+from l3roam.errors import L3roamError
+from l3roam.kernel.interface import LinkDown, LinkUp, NeighbourSeen
+from l3roam.log import event
+from l3roam.master.client import Answer, MasterClient, MoveNotice
+from l3roam.metrics import Registry
+from l3roam.node.config import NodeConfig
+from l3roam.proto.control import Field, LeaseOp, MessageType
+
+log = logging.getLogger("l3roam.node")
+
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+QUIET_METRIC = 50  # the unannounced redirect (LAB-NOTES: metric 50, not our protocol)
+_OPS = {"offer": LeaseOp.OFFER, "bind": LeaseOp.BIND, "release": LeaseOp.RELEASE,
+        "decline": LeaseOp.DECLINE, "inform": LeaseOp.INFORM}
+
+
+class NodeAgent:
+    def __init__(self, cfg: NodeConfig, kernel, master: MasterClient, dhcp_io, monitor=None,
+                 dns=None, clock=time.time):
+        self.cfg = cfg
+        self.kernel = kernel
+        self.master = master
+        self.dhcp_io = dhcp_io
+        self.monitor = monitor
+        self.dns = dns
+        self.clock = clock
+        self.proto = cfg.route_protocol
+        self.mesh_if = cfg.mesh_interfaces[0] if cfg.mesh_interfaces else None
+        self.metrics = Registry("l3roam_node")
+        for name, text in (("dhcp_total", "DHCP events by kind"),
+                           ("roaming_total", "roaming actions by kind"),
+                           ("errors_total", "failures while handling, by where")):
+            self.metrics.counter(name, text)
+        gw = cfg.gateway
+        self.dhcp = DhcpServer(DhcpServerSettings(
+            server_id=gw.ip, subnet=IPv4Network(gw.network), domain=cfg.dhcp.domain,
+            dns_servers=tuple(cfg.dhcp.dns_servers) or None, lease_time=cfg.dhcp.lease_seconds,
+            mtu=cfg.dhcp.mtu, max_pending=cfg.dhcp.max_pending,
+            offer_hold=cfg.dhcp.offer_hold_seconds,
+            master_timeout=cfg.master_deadline_seconds + 0.5))
+        self.roaming = R.RoamingTable(R.HandoffSettings(
+            enabled=cfg.handoff.enabled, withdraw_delay=cfg.handoff.withdraw_delay_seconds,
+            window=cfg.handoff.window_seconds,
+            departure_timeout=cfg.presence.departure_timeout_seconds))
+        self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
+        self._hostnames: dict[str, str] = {}
+        self._ports: dict[str, str] = {}  # station port -> MAC
+        self._next_hello = 0.0
+        self._delayed: list[tuple[float, int, SendReply]] = []  # replies to send later
+        self._delay_seq = 0
+        self.running = True
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(master.sock, selectors.EVENT_READ, "master")
+        if dhcp_io is not None:
+            self.attach_dhcp(dhcp_io)
+        if monitor is not None:
+            self.sel.register(monitor, selectors.EVENT_READ, "monitor")
+        master.on_notice = self._on_notice
+
+    def attach_dhcp(self, dhcp_io) -> None:
+        """The DHCP socket binds to the gateway's interface: attach it after ``start``."""
+        self.dhcp_io = dhcp_io
+        self.sel.register(dhcp_io, selectors.EVENT_READ, "dhcp")
+
+    # ---- start -------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.cfg
+        self.kernel.setup_gateway(cfg.client_interface, cfg.gateway, str(cfg.gateway_mac))
+        if cfg.handoff.enabled and cfg.handoff.sid is not None:
+            self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)
+        self._reconcile()
+        event(log, "node_started", node=cfg.node_id, interface=cfg.client_interface,
+              gateway=cfg.gateway.ip, master=cfg.master, handoff=cfg.handoff.sid or "off")
+
+    def _reconcile(self) -> None:
+        """Keep the kernel's client routes this node still serves; drop the others.
+
+        After a restart the agent has no memory: it asks the master about each
+        of its protocol's /32s and keeps those whose client is located here.
+        """
+        current = self.kernel.list_host_routes(self.proto)
+        wanted: dict[IPv4Address, str] = {}
+        for ip, ifname in current.items():
+            try:
+                ans = self.master.call(MessageType.QUERY, {Field.IP: ip})
+            except L3roamError as exc:
+                event(log, "reconcile_unknown", level=logging.WARNING, ip=ip, error=exc)
+                wanted[ip] = ifname  # master unreachable: keep rather than cut clients off
+                continue
+            if ans.ok and ans.node == self.cfg.node_id and ans.fields.get(Field.STATE) == 2:
+                wanted[ip] = ifname
+                mac = str(ans.fields[Field.MAC])
+                expires = int(ans.fields.get(Field.EXPIRES, 0)) / 1000
+                self.roaming.handle(R.Bound(mac, ip, ifname, ans.seq, expires), self.clock())
+                self.roaming.handle(R.Departed(mac), self.clock())  # present only once seen again
+        removed, _ = self.kernel.reconcile_host_routes(wanted, self.proto)
+        event(log, "routes_reconciled", kept=len(wanted), removed=len(removed))
+
+    # ---- loop --------------------------------------------------------------
+    def serve_forever(self) -> None:
+        while self.running:
+            self.step()
+
+    def _timeout(self, now: float) -> float:
+        t = [now + 1.0, self._next_hello]
+        if self._delayed:
+            t.append(self._delayed[0][0])
+        for d in (self.master.next_deadline(), self.dhcp.next_deadline(), self.roaming.next_deadline()):
+            if d is not None:
+                t.append(d)
+        return max(0.0, min(t) - now)
+
+    def step(self) -> None:
+        for key, _ in self.sel.select(self._timeout(self.clock())):
+            now = self.clock()
+            try:
+                if key.data == "dhcp":
+                    for payload, meta in self.dhcp_io.recv_batch():
+                        self._dhcp_actions(self.dhcp.handle_bytes(payload, meta, now), now)
+                elif key.data == "master":
+                    self.master.on_readable(now)
+                elif key.data == "monitor":
+                    for ev in self.monitor.read():
+                        self._presence(ev, now)
+            except Exception:  # supervising loop: log with context and carry on
+                self.metrics.inc("errors_total", where=str(key.data))
+                log.exception("event=handler_failed source=%s", key.data)
+        now = self.clock()
+        try:
+            while self._delayed and self._delayed[0][0] <= now:
+                self.dhcp_io.send(heapq.heappop(self._delayed)[2])
+            self.master.on_timer(now)
+            self._dhcp_actions(self.dhcp.tick(now), now)
+            self._roam_actions(self.roaming.tick(now))
+            if now >= self._next_hello:
+                self._next_hello = now + self.cfg.hello_seconds
+                self.master.hello(lambda a: None, handoff=self.cfg.handoff.sid
+                                  if self.cfg.handoff.enabled else None, now=now)
+        except Exception:
+            self.metrics.inc("errors_total", where="timers")
+            log.exception("event=handler_failed source=timers")
+
+    # ---- DHCP ----------------------------------------------------------------
+    def _dhcp_actions(self, actions: list, now: float) -> None:
+        for a in actions:
+            if isinstance(a, SendReply):
+                if a.delay > 0:  # see DhcpServerSettings.unicast_reply_delay
+                    self._delay_seq += 1
+                    heapq.heappush(self._delayed, (now + a.delay, self._delay_seq, a))
+                else:
+                    self.dhcp_io.send(a)
+                self.metrics.inc("dhcp_total", kind=f"sent_{a.message_type.name.lower()}")
+            elif isinstance(a, AskMaster):
+                self._ask_master(a, now)
+            elif isinstance(a, ClientBound):
+                event(log, "client_bound", mac=a.mac, ip=a.ip, hostname=a.hostname or "-",
+                      expires=round(a.lease_expires, 1), from_cache=a.from_cache)
+                if a.hostname:
+                    self._hostnames[a.mac] = a.hostname
+                    if self.dns is not None:
+                        self.dns.answerer.set_name(a.hostname, a.ip)
+                seq = self._bind_seq.pop(a.mac, 0)
+                self._roam(R.Bound(a.mac, a.ip, self.cfg.client_interface, seq, a.lease_expires), now)
+            elif isinstance(a, ClientReleased):
+                event(log, "client_released", mac=a.mac, ip=a.ip)
+                if self.dns is not None:
+                    self.dns.answerer.remove(a.ip)
+                self._roam(R.Released(a.mac), now)
+            elif isinstance(a, ClientDeclined):
+                self._roam(R.Released(a.mac), now)
+            elif isinstance(a, Dropped):
+                self.metrics.inc("dhcp_total", kind=f"dropped_{a.reason}")
+
+    def _ask_master(self, a: AskMaster, now: float) -> None:
+        token = a.token
+
+        def answered(ans: Answer | None) -> None:
+            t = self.clock()
+            if ans is None:
+                result = MasterAnswer("unavailable")
+            elif ans.ok:
+                if a.op == "bind":
+                    self._bind_seq[a.mac] = ans.seq
+                result = MasterAnswer("ok", ans.ip, ans.lease_seconds)
+            else:
+                result = MasterAnswer("refused", reason=ans.reason)
+            self._dhcp_actions(self.dhcp.on_master_answer(token, result, t), t)
+
+        self.master.lease(_OPS[a.op], a.mac, answered, ip=a.requested_ip, hostname=a.hostname,
+                          client_id=a.client_id, lease_seconds=self.cfg.dhcp.lease_seconds, now=now)
+
+    # ---- presence and moves ---------------------------------------------------
+    def _presence(self, ev, now: float) -> None:
+        if isinstance(ev, LinkUp):
+            mac = (ev.alias or "").strip().lower()
+            if ev.master == self.cfg.client_interface and _MAC.match(mac):
+                self._ports[ev.ifname] = mac
+                event(log, "station_associated", mac=mac, port=ev.ifname)
+                self._roam(R.Arrived(mac, self.cfg.client_interface), now)
+        elif isinstance(ev, LinkDown):
+            mac = self._ports.pop(ev.ifname, None)
+            if mac is not None:
+                event(log, "station_left", mac=mac, port=ev.ifname)
+                self._roam(R.Departed(mac), now)
+        elif isinstance(ev, NeighbourSeen) and self.cfg.presence.bridge_fdb and ev.ip is None:
+            c = self.roaming.clients.get(ev.mac)
+            if ev.ifname in self._ports or (c is not None and c.present):
+                return
+            self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
+
+    def _on_notice(self, n: MoveNotice) -> None:
+        now = self.clock()
+        self._roam(R.MovedAway(n.mac, n.new_node, n.seq, n.handoff), now)
+
+    def _roam(self, ev, now: float) -> None:
+        self._roam_actions(self.roaming.handle(ev, now))
+
+    def _roam_actions(self, actions: list) -> None:
+        for a in actions:
+            kind = type(a).__name__
+            self.metrics.inc("roaming_total", kind=kind)
+            try:
+                self._do(a)
+            except L3roamError as exc:
+                self.metrics.inc("errors_total", where=kind)
+                event(log, "action_failed", level=logging.WARNING, action=kind, error=exc)
+
+    def _do(self, a) -> None:
+        k = self.kernel
+        if isinstance(a, R.SendClaim):
+            mac = a.mac
+
+            def answered(ans: Answer | None, mac=mac) -> None:
+                t = self.clock()
+                if ans is None:
+                    ev = R.ClaimAnswered(mac, False, reason="unavailable")
+                else:
+                    expires = int(ans.fields.get(Field.EXPIRES, 0)) / 1000
+                    ev = R.ClaimAnswered(mac, ans.ok, ans.ip, ans.seq, expires, ans.reason)
+                    host = ans.fields.get(Field.HOSTNAME)
+                    if ans.ok and host and self.dns is not None and ans.ip is not None:
+                        self.dns.answerer.set_name(str(host), ans.ip)
+                event(log, "claim_answered", mac=mac, ok=ev.ok, ip=ev.ip or "-", seq=ev.seq,
+                      reason=ev.reason or "-")
+                self._roam(ev, t)
+
+            self.master.claim(a.mac, a.seq, answered)
+        elif isinstance(a, R.InstallRoute):
+            k.add_host_route(a.ip, a.interface, self.proto)
+        elif isinstance(a, R.RemoveRoute):
+            k.del_host_route(a.ip, self.proto)
+        elif isinstance(a, R.GreetClient):
+            k.send_gratuitous_arp(a.interface, self.cfg.gateway.ip, str(self.cfg.gateway_mac),
+                                  dst_mac=a.mac)
+        elif isinstance(a, R.Redirect):
+            if a.announced:
+                k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.proto)
+            else:
+                k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=None, metric=QUIET_METRIC)
+            event(log, "handoff_redirect", ip=a.ip, sid=a.sid, announced=a.announced)
+        elif isinstance(a, R.RemoveRedirect):
+            if a.announced:
+                k.remove_redirect(a.ip, proto=self.proto)
+            else:
+                k.remove_redirect(a.ip, metric=QUIET_METRIC)
+
+    def close(self) -> None:
+        self.running = False
+        self.sel.close()

@@ -1,0 +1,82 @@
+"""``l3roam node``: run the node agent on an access point, next to babeld."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="node YAML file (see configs/node.yaml)")
+    p.add_argument("--check-config", action="store_true",
+                   help="validate the configuration and exit, without side effects")
+
+
+def run(args: argparse.Namespace) -> int:
+    from l3roam import log as kvlog
+    from l3roam.errors import ConfigError, ExternalToolError
+    from l3roam.node import config as nconfig
+
+    try:
+        cfg = nconfig.load(args.config)
+        key = cfg.shared_key()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"{args.config}: ok (node {cfg.node_id}, clients on {cfg.client_interface}, "
+              f"master {cfg.master})")
+        return 0
+    kvlog.setup(cfg.log_level, str(cfg.log_file) if cfg.log_file else None)
+    log = logging.getLogger("l3roam.node")
+    from l3roam.babel.version import require_babeld
+
+    try:
+        require_babeld()
+    except ExternalToolError as exc:
+        print(f"l3roam node: {exc}", file=sys.stderr)
+        return 2
+
+    from l3roam.kernel import LinkMonitor, NetlinkKernel
+    from l3roam.master.client import MasterClient
+    from l3roam.node.agent import NodeAgent
+    from l3roam.node.dhcp_io import DhcpSocket
+    from l3roam.node.dns import DnsAnswerer
+    from l3roam.node.dns_server import DnsServer
+
+    kernel = NetlinkKernel()
+    family_any = "::" if ":" in cfg.master.host else "0.0.0.0"
+    master = MasterClient(cfg.node_id, key, (cfg.master.host, cfg.master.port),
+                          bind=(family_any, cfg.control_port),
+                          deadline=cfg.master_deadline_seconds)
+    monitor = LinkMonitor() if cfg.presence.link_events or cfg.presence.bridge_fdb else None
+    stop_dns = None
+    # the gateway address must exist before sockets bind to it
+    agent = NodeAgent(cfg, kernel, master, None, monitor, None)
+    agent.start()
+    agent.attach_dhcp(DhcpSocket(cfg.client_interface, cfg.gateway.ip, str(cfg.gateway_mac)))
+    if cfg.dns.enabled:
+        answerer = DnsAnswerer(cfg.dhcp.domain, client_prefix=cfg.gateway.network)
+        dns = DnsServer(answerer, (str(cfg.gateway.ip), cfg.dns.port),
+                        [(u.host, u.port) for u in cfg.dns.upstream], cfg.dns.timeout_seconds)
+        stop_dns = threading.Event()
+        threading.Thread(target=dns.serve_forever, args=(stop_dns,), name="dns", daemon=True).start()
+        agent.dns = dns
+
+    def stop(signum, frame):  # noqa: ARG001
+        agent.running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        agent.serve_forever()
+    finally:
+        if stop_dns is not None:
+            stop_dns.set()
+        agent.close()
+        master.close()
+        log.info("event=node_stopped node=%s", cfg.node_id)
+    return 0
