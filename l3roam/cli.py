@@ -16,6 +16,7 @@ from l3roam.errors import L3roamError
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("l3roam.testbed.demo", "the main job: a real DHCP client roams across an emulated babel mesh"),
     "master": ("l3roam.master.main", "run the lease master daemon"),
     "node": ("l3roam.node.main", "run the node agent on an access point"),
     "ctl": ("l3roam.master.ctl", "query a running master: leases, locations, metrics"),

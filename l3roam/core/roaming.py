@@ -29,9 +29,18 @@ moved to node N with hand-off address S, at t0:
    them;
 3. at t0 + ``window``: the redirect goes too.
 
-A notice whose sequence is not above this node's own claim for the MAC is
-stale (the client came back meanwhile) and is ignored, so back-and-forth moves
-end with exactly one node announcing the client.
+A node only knows the move sequence numbers it has seen, which may be old
+(the client may have moved between two other nodes since it left here).  So
+when the claim of a fresh association is refused as stale, the node claims
+again with the master's current number plus one while the station is still
+associated, as an EVPN PE re-advertises a MAC that is still local (RFC 7432
+§15.1).  Re-claims are capped (``max_reclaims`` per ``reclaim_window``) so a
+MAC seen at two places at once cannot make two nodes fight forever.  A move
+notice, on the other hand, always wins over this node's belief that the
+station is still here: on Wi-Fi the old AP often does not see a roaming
+station leave (that is why batman-adv sends a roaming advertisement to it).
+Residual race, documented in docs/node.md: a claim delayed past a later
+claim by another node wins until the station re-associates.
 """
 
 from __future__ import annotations
@@ -144,6 +153,8 @@ class HandoffSettings:
     withdraw_delay: float = 0.5
     window: float = 2.0
     departure_timeout: float = 5.0  # gone without a move notice: stop announcing
+    max_reclaims: int = 3
+    reclaim_window: float = 2.0
 
 
 @dataclass
@@ -159,6 +170,7 @@ class Client:
     redirect_announced: bool = False
     redirect_quiet: bool = False
     route: bool = False
+    reclaims: list[float] = field(default_factory=list)  # times of recent re-claims
     deadlines: dict[str, float] = field(default_factory=dict)
 
 
@@ -237,7 +249,19 @@ class RoamingTable:
         out.append(SendClaim(c.mac, c.seq + 1 if c.seq else 0))
         return out
 
+    def _reclaim(self, c: Client, seq: int, now: float) -> list[object]:
+        """Claim again with ``seq`` + 1, unless this MAC has been re-claimed too often."""
+        c.reclaims = [t for t in c.reclaims if now - t < self.settings.reclaim_window]
+        if len(c.reclaims) >= self.settings.max_reclaims:
+            return []
+        c.reclaims.append(now)
+        c.seq = max(c.seq, seq)
+        c.state = State.CLAIMING
+        return [SendClaim(c.mac, c.seq + 1)]
+
     def _on_claim_answered(self, c: Client, ev: ClaimAnswered, now: float) -> list[object]:
+        if not ev.ok and ev.reason == "stale_sequence" and c.present:
+            return self._reclaim(c, ev.seq, now)  # our number was old; the station is here
         if not ev.ok or ev.ip is None:
             c.state = State.ABSENT
             if ev.seq:

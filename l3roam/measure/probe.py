@@ -219,6 +219,7 @@ def tcp_client(args: argparse.Namespace) -> int:
             result["error"] = f"{result['sent'] - result['echoed']} bytes not echoed within {args.drain} s"
     except OSError as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
+        result["failed_at_ns"] = time.time_ns()
     finally:
         sock.close()
     result["longest_stall_ms"] = round(longest * 1000, 1)

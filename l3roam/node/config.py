@@ -76,6 +76,7 @@ class NodeConfig:
     mesh_interfaces: list[str] = field(default_factory=list)
     route_protocol: int = 44
     control_port: int = 4501
+    control_address: IPv4Address | None = None  # source of control messages (the node's loopback)
     dhcp: DhcpConfig = field(default_factory=DhcpConfig)
     dns: DnsConfig = field(default_factory=DnsConfig)
     handoff: HandoffConfig = field(default_factory=HandoffConfig)

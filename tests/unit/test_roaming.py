@@ -122,3 +122,29 @@ def test_every_state_event_pair_is_defined_or_raises():
     with pytest.raises(IllegalTransition):
         t.handle(Strange(), 0)
     assert len(TRANSITIONS) == 4 * 6
+
+
+def test_stale_refusal_while_present_reclaims_with_the_masters_number_plus_one():
+    """A node that last knew seq 2 sees the client again after moves elsewhere (seq 3)."""
+    t = table()
+    t.handle(Bound(MAC, IP, "cell0", 1, 3600.0), 0)
+    t.handle(Departed(MAC), 1)
+    t.handle(MovedAway(MAC, "ap2", 2, SID), 1.01)
+    t.tick(5)
+    assert t.handle(Arrived(MAC, "cell0"), 9) == [SendClaim(MAC, 3)]
+    acts = t.handle(ClaimAnswered(MAC, False, seq=3, reason="stale_sequence"), 9.01)
+    assert acts == [SendClaim(MAC, 4)]
+    acts = t.handle(ClaimAnswered(MAC, True, IP, 4, 3600.0), 9.02)
+    assert InstallRoute(IP, "cell0") in acts
+
+
+def test_stale_refusal_after_the_station_left_gives_up_and_reclaims_are_capped():
+    t = table(max_reclaims=2, reclaim_window=10.0)
+    t.handle(Arrived(MAC, "cell0"), 0)
+    t.handle(Departed(MAC), 0.01)
+    assert t.handle(ClaimAnswered(MAC, False, seq=7, reason="stale_sequence"), 0.02) == []
+    assert t.clients[MAC].state is State.ABSENT
+    t.handle(Arrived(MAC, "cell0"), 1)
+    sent = [t.handle(ClaimAnswered(MAC, False, seq=9 + i, reason="stale_sequence"), 1 + i / 10)
+            for i in range(4)]
+    assert sent[0] and sent[1] and sent[2] == []
