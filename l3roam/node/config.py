@@ -44,8 +44,8 @@ class DnsConfig:
 class HandoffConfig:
     enabled: bool = True
     sid: IPv6Address | None = None  # this node's decapsulating SID, a /128 babel announces
-    withdraw_delay_seconds: float = 0.5
-    window_seconds: float = 2.0
+    withdraw_delay_seconds: float = 1.0
+    window_seconds: float = 3.0
 
     def check(self) -> list[ConfigProblem]:
         out = []
