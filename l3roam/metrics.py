@@ -49,7 +49,8 @@ class Registry:
         return self.counters.setdefault(name, defaultdict(float))
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        self.counters[name][tuple(sorted(labels.items()))] += amount
+        key = tuple(sorted(labels.items())) if len(labels) > 1 else tuple(labels.items())
+        self.counters[name][key] += amount
 
     def value(self, name: str, **labels: str) -> float:
         return self.counters[name].get(tuple(sorted(labels.items())), 0.0)

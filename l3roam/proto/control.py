@@ -168,7 +168,11 @@ def _encode_fields(fields: dict[Field, object]) -> bytes:
 
 
 def _mac_text(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
+    return raw.hex(":")
+
+
+_FIELD_OF = {f.value: f for f in Field}
+_TYPE_OF = {t.value: t for t in MessageType}
 
 
 def _decode_fields(buf: bytes, base: int) -> dict[Field, object]:
@@ -182,9 +186,8 @@ def _decode_fields(buf: bytes, base: int) -> dict[Field, object]:
         if i + flen > end:
             raise MalformedPacket(f"field {ftype} runs past the payload", base + i)
         raw = buf[i : i + flen]
-        try:
-            f = Field(ftype)
-        except ValueError:
+        f = _FIELD_OF.get(ftype)
+        if f is None:
             i += flen
             continue  # unknown field: skipped for forward compatibility
         if f in _INT_FIELDS:
@@ -267,10 +270,9 @@ def decode(data: bytes, key: bytes) -> Message:
     body = data[:-MAC_LEN]
     if not hmac.compare_digest(hmac.digest(key, body, "sha256"), data[-MAC_LEN:]):
         raise AuthenticationError("bad_mac", "HMAC does not match the shared key")
-    try:
-        mt = MessageType(mtype)
-    except ValueError:
-        raise MalformedPacket(f"unknown message type {mtype}", 3) from None
+    mt = _TYPE_OF.get(mtype)
+    if mt is None:
+        raise MalformedPacket(f"unknown message type {mtype}", 3)
     try:
         sender = data[HEADER.size : HEADER.size + slen].decode()
     except UnicodeDecodeError:
