@@ -9,7 +9,7 @@ fsync, groups commit in order, nothing is sent before the state it reports is
 on disk, and latency degrades with load instead of collapsing.  Malformed, unauthenticated, stale and replayed datagrams are
 dropped, counted by reason and logged (rate-limited); they never stop the loop.
 
-A tiny HTTP responder in the same loop serves ``/metrics`` (Prometheus text).
+``l3roam.metrics_http`` serves ``/metrics`` (Prometheus text) in the same loop.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from l3roam.master.config import MasterConfig
 from l3roam.master.service import MasterService
 from l3roam.master.store import Batch, LeaseStore
 from l3roam.metrics import Registry
+from l3roam.metrics_http import MetricsHttp
 from l3roam.proto.control import MAX_DATAGRAM, Codec, Message, MessageType, ReplayGuard, decode
 
 log = logging.getLogger("l3roam.master")
@@ -109,16 +110,11 @@ class MasterServer:
         self.address = self.sock.getsockname()
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, "udp")
-        self.http: socket.socket | None = None
+        self.http: MetricsHttp | None = None
         if cfg.metrics_listen:
-            mhost, mport = cfg.metrics_listen.host, cfg.metrics_listen.port
-            self.http = socket.socket(_family(mhost), socket.SOCK_STREAM)
-            self.http.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.http.bind((mhost, mport))
-            self.http.listen(16)
-            self.http.setblocking(False)
-            self.metrics_address = self.http.getsockname()
-            self.sel.register(self.http, selectors.EVENT_READ, "http")
+            self.http = MetricsHttp(cfg.metrics_listen.host, cfg.metrics_listen.port,
+                                    self.metrics.render, self.sel)
+            self.metrics_address = self.http.address
         self._next_sweep = 0.0
         self.running = True
         self._group = _Group()
@@ -162,10 +158,8 @@ class MasterServer:
     def step(self) -> None:
         now = self.clock()
         for key, _ in self.sel.select(self._timeout(now)):
-            if key.data == "http":
-                self._accept_http()
-            elif key.data == "http-conn":
-                self._serve_http(key.fileobj)  # type: ignore[arg-type]
+            if isinstance(key.data, MetricsHttp):
+                key.data.on_readable(key.fileobj)
             elif key.data == "wake":
                 try:
                     os.read(self._wake_r, 4096)
@@ -274,37 +268,6 @@ class MasterServer:
             self.metrics.inc("send_errors_total")
             event(log, "send_failed", level=logging.WARNING, peer=peer[0], error=exc.strerror)
 
-    # ---- metrics over HTTP ---------------------------------------------------
-    def _accept_http(self) -> None:
-        assert self.http is not None
-        try:
-            conn, _ = self.http.accept()
-        except BlockingIOError:
-            return
-        conn.setblocking(False)
-        self.sel.register(conn, selectors.EVENT_READ, "http-conn")
-
-    def _serve_http(self, conn: socket.socket) -> None:
-        try:
-            data = conn.recv(4096)
-            if data and b"\r\n" not in data:
-                return  # wait for the request line
-            if data:
-                path = data.split(b" ", 2)[1] if data.count(b" ") >= 2 else b"/"
-                if path.startswith(b"/metrics"):
-                    body = self.metrics.render().encode()
-                    head = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                else:
-                    body, head = b"not found\n", b"HTTP/1.0 404 Not Found\r\n"
-                conn.setblocking(True)
-                conn.settimeout(1.0)
-                conn.sendall(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        except OSError:
-            pass
-        finally:
-            self.sel.unregister(conn)
-            conn.close()
-
     def close(self) -> None:
         self.running = False
         try:
@@ -316,6 +279,8 @@ class MasterServer:
                 self._commits.put(None)
                 self._committer.join(10)
         finally:
+            if self.http is not None:
+                self.http.close()
             for key in list(self.sel.get_map().values()):
                 if isinstance(key.fileobj, int):
                     os.close(key.fileobj)

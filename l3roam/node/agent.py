@@ -90,6 +90,29 @@ class NodeAgent:
         if monitor is not None:
             self.sel.register(monitor, selectors.EVENT_READ, "monitor")
         master.on_notice = self._on_notice
+        self.http = None
+        self._gauges()
+
+    def _gauges(self) -> None:
+        m = self.metrics
+        m.gauge("clients", "clients by roaming state", lambda: {
+            (("state", st.value),): sum(1 for c in self.roaming.clients.values() if c.state is st)
+            for st in R.State})
+        m.gauge("dhcp_received", "DHCP messages received, by type",
+                lambda: {(("type", k),): v for k, v in self.dhcp.counters.received.items()})
+        m.gauge("dhcp_replies", "DHCP replies, by type",
+                lambda: {(("type", k),): v for k, v in self.dhcp.counters.replies.items()})
+        m.gauge("dhcp_dropped", "DHCP messages dropped, by reason",
+                lambda: {(("reason", k),): v for k, v in self.dhcp.counters.drops.items()})
+        m.gauge("dhcp_pending", "requests waiting on the master", lambda: self.dhcp.pending_count)
+        m.gauge("master_retransmits", "control requests sent again", lambda: self.master.retransmits)
+        m.gauge("master_dropped", "control datagrams refused (auth, replay, malformed)",
+                lambda: self.master.dropped)
+
+    def serve_metrics(self, host: str, port: int) -> None:
+        from l3roam.metrics_http import MetricsHttp
+
+        self.http = MetricsHttp(host, port, self.metrics.render, self.sel)
 
     def attach_dhcp(self, dhcp_io) -> None:
         """The DHCP socket binds to the gateway's interface: attach it after ``start``."""
@@ -148,7 +171,9 @@ class NodeAgent:
         for key, _ in self.sel.select(self._timeout(self.clock())):
             now = self.clock()
             try:
-                if key.data == "dhcp":
+                if key.data is self.http and self.http is not None:
+                    self.http.on_readable(key.fileobj)
+                elif key.data == "dhcp":
                     for payload, meta in self.dhcp_io.recv_batch():
                         self._dhcp_actions(self.dhcp.handle_bytes(payload, meta, now), now)
                 elif key.data == "master":
@@ -202,8 +227,8 @@ class NodeAgent:
                 self._roam(R.Released(a.mac), now)
             elif isinstance(a, ClientDeclined):
                 self._roam(R.Released(a.mac), now)
-            elif isinstance(a, Dropped):
-                self.metrics.inc("dhcp_total", kind=f"dropped_{a.reason}")
+            elif isinstance(a, Dropped):  # counted by the engine (l3roam_node_dhcp_dropped)
+                event(log, "dhcp_dropped", level=logging.DEBUG, reason=a.reason, mac=a.mac or "-")
 
     def _ask_master(self, a: AskMaster, now: float) -> None:
         token = a.token

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     agent = NodeAgent(cfg, kernel, master, None, monitor, None)
     agent.start()
     agent.attach_dhcp(DhcpSocket(cfg.client_interface, cfg.gateway.ip, str(cfg.gateway_mac)))
+    if cfg.metrics_listen:
+        agent.serve_metrics(cfg.metrics_listen.host, cfg.metrics_listen.port)
     if cfg.dns.enabled:
         answerer = DnsAnswerer(cfg.dhcp.domain, client_prefix=cfg.gateway.network)
         dns = DnsServer(answerer, (str(cfg.gateway.ip), cfg.dns.port),

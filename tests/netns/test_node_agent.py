@@ -112,6 +112,7 @@ dns: {{enabled: true, port: 53, upstream: []}}
 dhcp: {{lease_seconds: 600, domain: mesh}}
 log_file: {self.tmp / 'node.log'}
 log_level: debug
+metrics_listen: 127.0.0.1:9469
 """)
 
     def spawn(self, name: str, *argv: str) -> None:
@@ -215,6 +216,32 @@ def test_client_host_names_resolve_through_the_agents_dns(lab):
              "phone-one.mesh")
     assert out.stdout.strip() == c1.address()
     del q
+
+
+def node_metrics(lab) -> str:
+    out = sh("ip", "netns", "exec", lab.ap, sys.executable, "-c",
+             "import urllib.request; print(urllib.request.urlopen("
+             "'http://127.0.0.1:9469/metrics', timeout=5).read().decode())")
+    return out.stdout
+
+
+def test_malformed_truncated_and_oversized_dhcp_is_dropped_counted_and_survived(lab):
+    from l3roam.proto import dhcp as codec
+    good = codec.encode(codec.DhcpMessage(op=codec.Op.BOOTREQUEST, xid=7, chaddr=bytes(6),
+                                          options={53: bytes([1])}))
+    datagrams = [b"\x00", b"garbage" * 30, good[:100], good[:240] + b"\x35\x09",
+                 good + b"\x00" * 1400]
+    code = ("import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            "[s.sendto(bytes.fromhex(h), ('10.99.0.1', 67)) for h in sys.argv[1:]]")
+    sh("ip", "netns", "exec", lab.clients["c2"], sys.executable, "-c", code,
+       *[d.hex() for d in datagrams])
+    text = wait_for(lambda: (t := node_metrics(lab)) and 'l3roam_node_dhcp_dropped{reason="malformed"}' in t and t, 5)
+    assert text, node_metrics(lab)
+    line = [x for x in text.splitlines() if x.startswith('l3roam_node_dhcp_dropped{reason="malformed"}')][0]
+    assert float(line.split()[-1]) >= 4
+    assert lab.procs["node"].poll() is None
+    # still serving: a DNS answer and a route for the clients
+    assert len(lab.routes()) == 2
 
 
 def test_restart_keeps_served_routes_and_removes_foreign_ones(lab):
