@@ -21,7 +21,8 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from l3roam.errors import KernelError
-from l3roam.kernel._arpframe import ETH_P_ARP, gratuitous_arp
+from l3roam.proto.arp import ArpOp, ArpPacket, encode_arp_frame
+from l3roam.proto.ethernet import ETH_P_ARP
 from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC
 from l3roam.kernel.nsthread import NamespaceThread
 from l3roam.kernel.plan import plan_host_routes
@@ -219,7 +220,8 @@ class NetlinkKernel:
 
     def send_gratuitous_arp(self, ifname: str, ip: IPv4Address, mac: str,
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:
-        frame = gratuitous_arp(ip, mac, dst_mac)
+        # RFC 5227 §3 announcement: sender and target IP are both ``ip``
+        frame = encode_arp_frame(ArpPacket(ArpOp.REQUEST, mac, ip, "00:00:00:00:00:00", ip), mac, dst_mac)
 
         def send() -> None:
             with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as s:

@@ -10,7 +10,7 @@ import pytest
 
 from l3roam.errors import KernelError
 from l3roam.kernel import FakeKernel, Kernel, LinkDown, LinkMonitorLike, LinkUp
-from l3roam.kernel._arpframe import Operation, gratuitous_arp
+from l3roam.proto.arp import ArpOp, ArpPacket, encode_arp_frame
 from l3roam.kernel.plan import plan_host_routes
 from l3roam.kernel.sysctl import gateway_sysctls, sysctl_path, write_sysctl
 
@@ -25,15 +25,16 @@ def test_plan_removes_unwanted_adds_missing_and_moves():
 
 
 def test_gratuitous_arp_golden_bytes():
-    frame = gratuitous_arp(A("10.99.0.1"), "02:00:5e:00:00:01", "02:00:00:00:00:21")
-    assert frame.hex() == (
+    frame = encode_arp_frame(ArpPacket(ArpOp.REQUEST, "02:00:5e:00:00:01", A("10.99.0.1"),
+                                       "00:00:00:00:00:00", A("10.99.0.1")),
+                             "02:00:5e:00:00:01", "02:00:00:00:00:21")
+    assert len(frame) == 60  # padded to the Ethernet minimum
+    assert frame[:42].hex() == (
         "020000000021" "02005e000001" "0806"        # ethernet: dst, src, ARP
         "0001" "0800" "06" "04" "0001"              # htype, ptype, hlen, plen, request
         "02005e000001" "0a630001"                   # sender MAC, sender IP
         "000000000000" "0a630001"                   # target MAC (ignored), target IP = sender IP
     )
-    reply = gratuitous_arp(A("10.99.0.1"), "02:00:5e:00:00:01", op=Operation.REPLY)
-    assert reply[:6] == b"\xff" * 6 and reply[20:22] == b"\x00\x02" and reply[32:38] == reply[22:28]
 
 
 def test_sysctl_path_and_checked_write(tmp_path):
