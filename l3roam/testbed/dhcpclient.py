@@ -23,7 +23,7 @@ case "$1" in
     ip -4 addr replace "$ip/$mask" dev "$interface"
     [ -n "$router" ] && ip -4 route replace default via "${router%% *}" dev "$interface" onlink ;;
 esac
-echo "$1 ip=$ip mask=$mask router=$router dns=$dns domain=$domain lease=$lease serverid=$serverid" >> "{state}"
+echo "$1 ip=$ip subnet=$subnet mask=$mask router=$router dns=$dns domain=$domain lease=$lease serverid=$serverid" >> "{state}"
 exit 0
 """
 

@@ -42,6 +42,7 @@ from l3roam.core.dhcp_server import (
 from l3roam.errors import MalformedPacket
 from l3roam.proto import dhcp
 from l3roam.proto.udp_frame import build_udp_frame, parse_udp_frame
+from l3roam.testbed.dhcpclient import DHCLIENT_CONF, DHCLIENT_SCRIPT, UDHCPC_SCRIPT
 
 CLONE_NEWNET = 0x40000000
 ETH_P_IP = 0x0800
@@ -221,38 +222,6 @@ class Responder:
                 self._raw.send(frame)
 
 
-UDHCPC_SCRIPT = """#!/bin/sh
-# udhcpc hook: configure only the lab interface, never /etc/resolv.conf.
-# The state line is written last, so a test that sees it sees the address.
-case "$1" in
-  deconfig) ip -4 addr flush dev "$interface" ;;
-  bound|renew) ip -4 addr replace "$ip/$mask" dev "$interface" ;;
-esac
-echo "$1 ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain lease=$lease serverid=$serverid" >> "{state}"
-exit 0
-"""
-
-DHCLIENT_SCRIPT = """#!/bin/sh
-# dhclient hook: configure only the lab interface, never /etc/resolv.conf.
-# The state line is written last, so a test that sees it sees the address.
-case "$reason" in
-  PREINIT) ip link set dev "$interface" up ;;
-  BOUND|RENEW|REBIND|REBOOT)
-    [ -n "$old_ip_address" ] && [ "$old_ip_address" != "$new_ip_address" ] && ip -4 addr flush dev "$interface"
-    ip -4 addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" ;;
-  RELEASE|EXPIRE|FAIL|STOP) ip -4 addr flush dev "$interface" ;;
-esac
-echo "$reason ip=$new_ip_address mask=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name lease=$new_dhcp_lease_time serverid=$new_dhcp_server_identifier" >> "{state}"
-exit 0
-"""
-
-DHCLIENT_CONF = """send host-name "{hostname}";
-request subnet-mask, broadcast-address, routers, domain-name-servers, domain-name, interface-mtu;
-timeout 20;
-retry 1;
-"""
-
-
 class DhcpLab:
     """Server and client namespaces joined by a veth pair, with a responder."""
 
@@ -338,7 +307,7 @@ class DhcpLab:
     def udhcpc_files(self) -> tuple[Path, Path]:
         state = self.tmp / "udhcpc.state"
         script = self.tmp / "udhcpc.sh"
-        script.write_text(UDHCPC_SCRIPT.format(state=state))
+        script.write_text(UDHCPC_SCRIPT.replace("{state}", str(state)))
         script.chmod(0o755)
         return script, state
 
@@ -354,7 +323,7 @@ class DhcpLab:
         state = self.tmp / "dhclient.state"
         script = self.tmp / "dhclient.sh"
         conf = self.tmp / "dhclient.conf"
-        script.write_text(DHCLIENT_SCRIPT.format(state=state))
+        script.write_text(DHCLIENT_SCRIPT.replace("{state}", str(state)))
         script.chmod(0o755)
         conf.write_text(DHCLIENT_CONF.format(hostname=hostname))
         return ["-sf", str(script), "-cf", str(conf), "-lf", str(self.tmp / "dhclient.leases"),
