@@ -179,6 +179,23 @@ def check_host_routes_only(settings: BabelSettings) -> list[ConfigProblem]:
     return problems
 
 
+def redistributed_problems(prefixes: list[tuple[str, str]]) -> list[str]:
+    """What is wrong with what a running babeld redistributes: (prefix, source) pairs.
+
+    Anything but plain host routes makes babeld's ``flush_xroute()`` send
+    malformed withdrawals for the client /32s (see the module docstring).
+    """
+    out = []
+    for prefix, source in prefixes:
+        net = _parse_network(prefix)
+        src = _parse_network(source) if source else None
+        if net is not None and net.prefixlen != net.max_prefixlen:
+            out.append(f"babeld redistributes {prefix}, not a host route: {FLUSH_XROUTE_BUG}")
+        if src is not None and src.prefixlen != 0:
+            out.append(f"babeld redistributes {prefix} from {source} (source-specific): {FLUSH_XROUTE_BUG}")
+    return out
+
+
 def _num(value: float) -> str:
     return f"{value:g}"
 

@@ -6,7 +6,9 @@ keeping one request in flight (a node agent waiting on the master).  The work
 is what a DHCP exchange costs the master: OFFER then BIND for a new MAC; every
 operation is committed to disk before it is answered.  The same load against a
 store on tmpfs (fsync costs nothing there) is the baseline, so the ratio shows
-what durability costs.
+what durability costs.  The load generator is Python too and shares the two
+cores with the master, so the table also gives the master's own CPU time per
+operation (from /proc) and the rate one core would carry at that cost.
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ def drive(port: int, n_nodes: int, seconds: float, tag: str) -> dict:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(db_dir: str, label: str, nodes: list[int], seconds: float) -> list[dict]:
     import socket
 
@@ -131,11 +139,14 @@ def measure(db_dir: str, label: str, nodes: list[int], seconds: float) -> list[d
         try:
             rows = []
             for n in nodes:
+                cpu0 = cpu_seconds(proc.pid)
                 r = drive(port, n, seconds, f"{label}{n}")
+                r["master_cpu_us_per_op"] = (cpu_seconds(proc.pid) - cpu0) / max(1, r["ops"]) * 1e6
                 r["store"] = label
                 rows.append(r)
                 print(f"  {label:8} nodes={n:3}  {r['ops_per_s']:8.0f} ops/s  p50 {r['p50_ms']:.2f} ms"
-                      f"  p99 {r['p99_ms']:.2f} ms  failures {r['failures']}  retransmits {r['retransmits']}", flush=True)
+                      f"  p99 {r['p99_ms']:.2f} ms  master CPU {r['master_cpu_us_per_op']:.0f} us/op"
+                      f"  failures {r['failures']}  retransmits {r['retransmits']}", flush=True)
             return rows
         finally:
             proc.terminate()
@@ -150,9 +161,12 @@ def run(args: argparse.Namespace) -> int:
                       nodes, args.seconds)
     base = [] if args.no_baseline or not os.path.isdir("/dev/shm") else \
         measure("/dev/shm", "tmpfs", nodes, args.seconds)
-    print("\nnodes  durable ops/s  p50 ms  p99 ms" + ("  tmpfs ops/s  durable/tmpfs" if base else ""))
+    print("\nnodes  durable ops/s  p50 ms  p99 ms  master us/op  one-core capacity ops/s"
+          + ("  tmpfs ops/s  durable/tmpfs" if base else ""))
     for i, r in enumerate(durable):
-        line = f"{r['nodes']:5}  {r['ops_per_s']:13.0f}  {r['p50_ms']:6.2f}  {r['p99_ms']:6.2f}"
+        cap = 1e6 / r["master_cpu_us_per_op"] if r["master_cpu_us_per_op"] else 0
+        line = (f"{r['nodes']:5}  {r['ops_per_s']:13.0f}  {r['p50_ms']:6.2f}  {r['p99_ms']:6.2f}"
+                f"  {r['master_cpu_us_per_op']:12.0f}  {cap:23.0f}")
         if base:
             b = base[i]
             line += f"  {b['ops_per_s']:11.0f}  {r['ops_per_s'] / b['ops_per_s']:13.2f}"

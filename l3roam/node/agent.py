@@ -32,7 +32,7 @@ from l3roam.core import roaming as R
 from l3roam.core.dhcp_actions import (AskMaster, ClientBound, ClientDeclined, ClientReleased,
                                       DhcpServerSettings, Dropped, MasterAnswer, SendReply)
 from l3roam.core.dhcp_server import DhcpServer
-from l3roam.errors import L3roamError
+from l3roam.errors import ExternalToolError, L3roamError
 from l3roam.kernel.interface import LinkDown, LinkUp, NeighbourSeen
 from l3roam.log import event
 from l3roam.master.client import Answer, MasterClient, MoveNotice
@@ -120,8 +120,23 @@ class NodeAgent:
         self.sel.register(dhcp_io, selectors.EVENT_READ, "dhcp")
 
     # ---- start -------------------------------------------------------------
+    def check_babeld(self) -> None:
+        """Refuse a babeld that redistributes anything but host routes (flush_xroute bug)."""
+        if self.cfg.babel_socket is None:
+            return
+        from l3roam.babel.config import redistributed_problems
+        from l3roam.babel.control import BabelControl
+
+        with BabelControl(path=self.cfg.babel_socket) as ctl:
+            dump = ctl.dump()
+        problems = redistributed_problems([(x.prefix, x.source) for x in dump.xroutes])
+        if problems:
+            raise ExternalToolError("; ".join(problems))
+        event(log, "babeld_checked", xroutes=len(dump.xroutes), routes=len(dump.routes))
+
     def start(self) -> None:
         cfg = self.cfg
+        self.check_babeld()
         self.kernel.setup_gateway(cfg.client_interface, cfg.gateway, str(cfg.gateway_mac))
         if cfg.handoff.enabled and cfg.handoff.sid is not None:
             self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)

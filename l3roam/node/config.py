@@ -81,6 +81,7 @@ class NodeConfig:
     dns: DnsConfig = field(default_factory=DnsConfig)
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    babel_socket: Path | None = None  # babeld's local-path-readwrite: checked at start (host routes only)
     hello_seconds: float = 30.0
     master_deadline_seconds: float = 2.0
     metrics_listen: Endpoint | None = None

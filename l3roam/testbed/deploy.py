@@ -67,6 +67,7 @@ class Deployment:
                 f"handoff: {{enabled: {str(self.handoff).lower()}, sid: '{r.sid}'}}\n"
                 f"dhcp: {{lease_seconds: {self.lease_seconds}, domain: mesh}}\n"
                 f"dns: {{enabled: true, port: 53, upstream: []}}\n"
+                f"babel_socket: {self.tb.babeld_socket(ap)}\n"
                 f"log_level: {self.log_level}\nlog_file: {self.log_path(ap, 'node')}\n"
                 + self.extra_node)
 

@@ -102,3 +102,12 @@ def test_refuses_babeld_older_than_1_12_2():
     check_version((1, 12, 2))
     with pytest.raises(ExternalToolError, match="1.12.1 is too old.*withdraws the wrong prefix"):
         check_version((1, 12, 1))
+
+
+def test_running_babeld_redistributing_a_subnet_or_source_specific_route_is_refused():
+    from l3roam.babel.config import redistributed_problems
+
+    ok = [("10.99.0.5/32", "0.0.0.0/0"), ("fc00:1::d4/128", "::/0"), ("10.255.0.1/32", "")]
+    assert redistributed_problems(ok) == []
+    bad = redistributed_problems([("10.99.0.0/24", "0.0.0.0/0"), ("10.99.0.9/32", "10.0.0.0/8")])
+    assert len(bad) == 2 and all("flush_xroute" in b for b in bad)
