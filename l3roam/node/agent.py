@@ -278,8 +278,9 @@ class NodeAgent:
                 self._roam(R.Departed(mac), now)
         elif isinstance(ev, NeighbourSeen) and self.cfg.presence.bridge_fdb and ev.ip is None:
             c = self.roaming.clients.get(ev.mac)
-            if ev.ifname in self._ports or (c is not None and c.present):
-                return
+            if ev.ifname in self._ports or (c is not None and c.present) \
+                    or ev.mac == str(self.cfg.gateway_mac) or int(ev.mac[:2], 16) & 1:
+                return  # a known station, our own gateway MAC, or not a unicast MAC
             self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
 
     def _on_notice(self, n: MoveNotice) -> None:
