@@ -43,7 +43,7 @@ def dnsmasq_argv(run_dir, interface: str, first: str, last: str, mask: str, rout
     return ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
             "--port=0", f"--interface={interface}", "--bind-interfaces", "--except-interface=lo",
             f"--dhcp-range={first},{last},{mask},10m", f"--dhcp-option=option:router,{router}",
-            "--dhcp-authoritative", "--user=root", f"--dhcp-leasefile={run_dir}/dnsmasq.leases",
+            "--dhcp-authoritative", "--no-ping", "--user=root", f"--dhcp-leasefile={run_dir}/dnsmasq.leases",
             f"--pid-file={run_dir}/dnsmasq.pid", f"--log-facility={run_dir}/dnsmasq.log", "--log-dhcp"]
 
 

@@ -395,6 +395,8 @@ class Runner:
         s = self.spec.scale
         rows: list[dict] = []
         cases: list[tuple[str, dict]] = []
+        for n in s.lines:
+            cases.append((f"line {n}", {"shape": "line", "routers": n}))
         for n in s.grids:
             cases.append((f"grid {n}x{n}", {"shape": "grid", "rows": n, "cols": n}))
         if s.graph is not None:
@@ -414,6 +416,7 @@ class Runner:
                 tb.up()
                 row["build_s"] = round(time.monotonic() - t0, 1)
                 row["converge_s"] = round(tb.wait_converged(s.converge_timeout), 1)
+                cost.install_counters(tb)
                 time.sleep(3)
                 b0 = cost.Snapshot.take(tb, time.monotonic(), [])
                 time.sleep(5)

@@ -93,6 +93,7 @@ class ScaleSpec:
     enabled: bool = False
     graph: Path | None = None  # a /work/shared/topologies file; None: grids only
     sizes: tuple[int, ...] = (25, 50, 100)
+    lines: tuple[int, ...] = ()  # routers in a line
     grids: tuple[int, ...] = ()  # n for an n x n grid
     hello: float = 1.0
     converge_timeout: float = 120.0
