@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_report:
         from l3roam.experiment.report import write_report
 
-        path = write_report(out)
+        try:
+            path = write_report(out)
+        except ImportError as exc:  # matplotlib is an optional extra; the raw results are complete
+            runner.say(f"no report: {exc} (pip install -e '.[report]', then: l3roam report {out})")
+            return 1
         runner.say(f"report: {path}")
     return 0

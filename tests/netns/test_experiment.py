@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_tiny_experiment_writes_results_and_a_report(tmp_path):
-    pytest.importorskip("matplotlib")
     prefix = f"l3rt-ex-{os.getpid() % 1000:03d}-"
     out = tmp_path / "out"
     try:
