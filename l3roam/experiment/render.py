@@ -191,6 +191,26 @@ def control_per_client(costs: list[dict]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in pts) / den
 
 
+def _settle(c: dict) -> str:
+    v = c.get("settle_s")
+    if v is None:
+        return "–"
+    if isinstance(v, float) and math.isnan(v):
+        return "never (60 s)"
+    return fmt(v, 1)
+
+
+def _saturated(s: dict, cores: int) -> bool:
+    """babeld alone using more than 70 % of the machine: nothing left for traffic or measurement."""
+    return (s.get("babeld_cpu_percent_total") or 0) > 70 * cores
+
+
+def _scale_result(s: dict, cores: int) -> str:
+    if not s.get("ok"):
+        return s.get("error", "failed")
+    return "CPU saturated" if _saturated(s, cores) else "ok"
+
+
 def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list[dict],
                     figures: dict[str, str], title: str | None = None) -> str:
     rows = summarize_scenarios(runs)
@@ -203,8 +223,11 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
     md += [f"batman-adv: {'available' if meta.get('batman_adv') else 'absent on this kernel'} "
            f"({meta.get('batman_adv_detail', '?')})" + ("" if meta.get("batman_adv") else
            "; the L2 baseline (Linux bridges joined by VXLAN over the babel routes) stands in for it."), ""]
-    for s in meta.get("skipped", []):
+    skipped = list(dict.fromkeys(meta.get("skipped", [])))
+    for s in skipped:
         md.append(f"- skipped: {s}")
+    if skipped:
+        md.append("")
     if topo:
         md += [f"Mesh: {topo.get('routers')} routers, {topo.get('links')} links; APs "
                f"{', '.join(topo.get('aps', []))} (hops from the first: "
@@ -254,12 +277,12 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                "lightweight clients move their /32 to the next AP (install there, delete at the old AP) at the "
                "given rate.", ""]
         md.append(table(["clients", "roams/s", "babel B/s per link", "babel pkt/s per link", "largest table",
-                         "babeld CPU % per router", "agent CPU % per AP", "babeld RSS KiB (max)",
+                         "median table", "babeld CPU % per router", "agent CPU % per AP", "babeld RSS KiB (max)",
                          "all routers had the routes after s"],
                         [[str(c["clients"]), fmt(c["roam_rate"], 0), fmt(c["babel_bytes_per_s_per_link"]),
-                          fmt(c["babel_packets_per_s_per_link"], 1), str(c["table_max"]),
+                          fmt(c["babel_packets_per_s_per_link"], 1), str(c["table_max"]), str(c.get("table_median", "–")),
                           fmt(c["babeld_cpu_percent_per_router"], 2), fmt(c.get("agent_cpu_percent_per_ap"), 2),
-                          fmt(c.get("babeld_rss_kib_max")), fmt(c.get("settle_s"), 1)] for c in costs]))
+                          fmt(c.get("babeld_rss_kib_max")), _settle(c)] for c in costs]))
         slope = control_per_client(costs)
         if slope is not None:
             md += ["", f"Least-squares slope: **{fmt(slope, 1)} B/s of babel traffic per link per client** "
@@ -271,19 +294,26 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
         md += ["", "## How large a mesh this machine carries", "",
                "Each router a namespace with its own babeld (hello from the experiment file); built, converged "
                "(every router has a route to every loopback), then 5 s measured.", ""]
+        cores = meta.get("cores") or 1
         md.append(table(["mesh", "routers", "links", "built s", "converged s", "babeld CPU % of one core (all)",
                          "babeld RSS MiB (all)", "memory used MiB", "largest table", "result"],
                         [[s["case"], str(s["routers"]), str(s["links"]), fmt(s.get("build_s"), 1),
                           fmt(s.get("converge_s"), 1), fmt(s.get("babeld_cpu_percent_total"), 1),
                           fmt(s.get("babeld_rss_mib_total"), 1), fmt(s.get("memory_used_mib")),
-                          fmt(s.get("table_max")), "ok" if s.get("ok") else s.get("error", "failed")]
+                          fmt(s.get("table_max")), _scale_result(s, cores)]
                          for s in scale]))
-        ok = [s for s in scale if s.get("ok")]
+        ok = [s for s in scale if s.get("ok") and not _saturated(s, cores)]
         if ok:
             big = max(ok, key=lambda s: s["routers"])
-            md += ["", f"Largest mesh carried: **{big['routers']} routers** ({big['case']}), converged in "
+            md += ["", f"Largest mesh carried comfortably: **{big['routers']} routers** ({big['case']}), converged in "
                    f"{fmt(big.get('converge_s'), 1)} s, babeld using {fmt(big.get('babeld_cpu_percent_total'), 0)} % "
                    f"of one core in total."]
+        hot = [s for s in scale if s.get("ok") and _saturated(s, cores)]
+        if hot:
+            h = max(hot, key=lambda s: s["routers"])
+            md += ["", f"At the limit: {h['routers']} routers ({h['case']}) converged for the IPv4 loopbacks, but "
+                   f"the babelds used {fmt(h.get('babeld_cpu_percent_total'), 0)} % of one core on a {cores}-core "
+                   f"machine, i.e. the CPU was saturated."]
         if "scale" in figures:
             md += ["", f"![scale]({figures['scale']})"]
     v = verdicts(rows, costs)

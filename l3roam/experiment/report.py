@@ -20,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--md", help="write the Markdown here (default DIR/report.md)")
     p.add_argument("--figures", help="directory for the PNGs (default DIR/figures)")
     p.add_argument("--title", help="report title (default: the experiment's)")
+    p.add_argument("--notes", help="a Markdown file of hand-written reading notes to append")
 
 
 def _load(path: Path, default):
@@ -27,7 +28,7 @@ def _load(path: Path, default):
 
 
 def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = None,
-                 title: str | None = None) -> Path:
+                 title: str | None = None, notes: str | None = None) -> Path:
     from l3roam.experiment import plots
     from l3roam.experiment.render import render_markdown
 
@@ -49,11 +50,16 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     }
     figures = {k: os.path.relpath(v, md_path.parent) for k, v in made.items() if v is not None}
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text(render_markdown(meta, runs, costs, scale, figures, title))
+    text = render_markdown(meta, runs, costs, scale, figures, title)
+    if notes:
+        text += "\n" + notes.strip() + "\n"
+    md_path.write_text(text)
     return md_path
 
 
 def run(args: argparse.Namespace) -> int:
-    path = write_report(Path(args.dir), args.md and Path(args.md), args.figures and Path(args.figures), args.title)
+    notes = Path(args.notes).read_text() if args.notes else None
+    path = write_report(Path(args.dir), args.md and Path(args.md), args.figures and Path(args.figures), args.title,
+                        notes)
     print(f"report written to {path}")
     return 0

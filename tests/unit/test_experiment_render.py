@@ -56,7 +56,9 @@ def test_verdicts_compare_l3_with_handoff_to_l2():
 def test_markdown_has_every_section_and_figure():
     md = render_markdown(META, RUNS, COSTS, [{"case": "grid 5x5", "routers": 25, "links": 40, "ok": True,
                                                "build_s": 1, "converge_s": 3, "babeld_cpu_percent_total": 2,
-                                               "babeld_rss_mib_total": 30, "memory_used_mib": 60, "table_max": 30}],
+                                               "babeld_rss_mib_total": 30, "memory_used_mib": 60, "table_max": 30},
+                                              {"case": "ulm 217", "routers": 217, "links": 447, "ok": True,
+                                               "babeld_cpu_percent_total": 181}],
                          {"cdf": "results/gap-cdf.png", "timeline": "results/timeline.png"})
     for heading in ("## Handover", "## Costs during the runs", "## Costs against clients and roam rate",
                     "## How large a mesh this machine carries", "## Verdict"):
@@ -64,7 +66,8 @@ def test_markdown_has_every_section_and_figure():
     assert "![cdf](results/gap-cdf.png)" in md
     assert "| l3 | 50 / 140 (40–160)" in md
     assert "batman-adv: absent on this kernel" in md and "skipped: batman: absent" in md
-    assert "Largest mesh carried: **25 routers**" in md
+    assert "Largest mesh carried comfortably: **25 routers**" in md
+    assert "At the limit: 217 routers" in md and "| CPU saturated |" in md
 
 
 def test_report_writes_pngs_that_parse(tmp_path):
