@@ -151,7 +151,8 @@ def verdicts(rows: list[ScenarioRow], costs: list[dict]) -> list[tuple[str, str,
     out.append(("loss", word(l3_loss, l2_loss),
                 f"{fmt(l3_loss, 1)} vs {fmt(l2_loss, 1)} probe packets lost per roam, both directions "
                 f"(at 100 packets/s each way): {_times(l3_loss, l2_loss)}."))
-    out.append(("TCP survival", word(-l3.tcp_alive / max(l3.tcp_runs, 1), -l2.tcp_alive / max(l2.tcp_runs, 1)),
+    f3, f2 = l3.tcp_alive / max(l3.tcp_runs, 1), l2.tcp_alive / max(l2.tcp_runs, 1)
+    out.append(("TCP survival", "same" if f3 == f2 else ("better" if f3 > f2 else "worse"),
                 f"{l3.tcp_alive}/{l3.tcp_runs} runs (L3) vs {l2.tcp_alive}/{l2.tcp_runs} (L2) kept the TCP stream; "
                 f"longest stall median {fmt(l3.tcp_stall.median)} vs {fmt(l2.tcp_stall.median)} ms."))
     slope = control_per_client(costs)
@@ -250,8 +251,9 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
     sub = pick(rows, "subnets")
     if sub is not None:
         md += ["", f"No roaming (`{sub.name}`): the client's address changes at every move, so downstream probes "
-               "to its first address never arrive again after the first move (their gap is the whole window), "
-               "and the TCP stream breaks. The upstream gap is the time until the client, with a new address from "
+               "to its first address arrive only while it is back at its first AP (their gap spans whole windows), "
+               "and the TCP stream stalls until then or breaks (TCP alive: "
+               f"{sub.tcp_alive}/{sub.tcp_runs}). The upstream gap is the time until the client, with a new address from "
                f"the new AP's DHCP server, reaches the server again; the new DHCP exchange itself took "
                f"{spread(sub.redhcp_ms)} ms (process restart included). Here each AP redistributes its /24 into "
                "babel: acceptable in this design only, because babeld's flush_xroute() bug (LAB-NOTES) garbles "

@@ -98,3 +98,9 @@ def test_report_writes_pngs_that_parse(tmp_path):
         assert f"(figures/{p.name})" in text
         img = mpimg.imread(p)
         assert img.shape[0] > 100 and img.shape[1] > 100
+
+
+def test_tcp_verdict_follows_the_survival_rate():
+    broken = [run("l3", "l3roam", [50, 60], handoff=True, alive=False), run("l2", "l2", [30, 30])]
+    v = {m: w for m, w, _ in verdicts(summarize_scenarios(broken), [])}
+    assert v["TCP survival"] == "worse"
