@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,8 +29,8 @@ from l3roam.experiment import designs
 from l3roam.experiment.session import measure_roams, tcp_alive_at
 from l3roam.experiment.spec import ExperimentSpec, ScenarioSpec
 from l3roam.testbed import topology
-from l3roam.testbed.builder import Testbed, run_cmd
-from l3roam.testbed.topology import CELL_BRIDGE, CLIENT_IFNAME, Topology
+from l3roam.testbed.builder import Testbed
+from l3roam.testbed.topology import CLIENT_IFNAME, Topology
 
 ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
                "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
@@ -192,7 +191,6 @@ class Runner:
             tb.up()
             conv = tb.wait_converged(max(30.0, 12 * hello))
             self.say(f"  {len(topo.routers)} routers up, babel (hello {hello:g} s) converged in {conv:.1f} s")
-            on_move = None
             if sc.kind == "l3roam":
                 dep = Deployment(tb, handoff=sc.handoff).start()
             elif sc.kind == "l2":
@@ -273,184 +271,13 @@ class Runner:
         return rec
 
     # ------------------------------------------------------------------ costs
-
     def run_costs(self) -> None:
-        from l3roam.testbed.deploy import MASTER_PORT, Deployment
+        from l3roam.experiment.clientcost import run_costs
 
-        c = self.spec.costs
-        self.say(f"costs: lightweight clients {list(c.clients)}, roam rates {list(c.roam_rates)}/s")
-        topo = scenario_topology(self.base, self.spec.prefix, c.hello, self.tb_path.parent)
-        tb = Testbed(topo)
-        points: list[dict] = []
-        batches: dict[str, "subprocess.Popen"] = {}
-        try:
-            tb.up()
-            tb.wait_converged(60)
-            dep = Deployment(tb, handoff=True).start()
-            cost.install_counters(tb)
-            agent_pids = [p.pid for p in dep.procs.values()]  # type: ignore[attr-defined]
-            for ap in topo.aps:  # one long-lived "ip -batch" per AP: route changes without process starts
-                batches[ap] = subprocess.Popen(["ip", "-n", tb.ns(ap), "-force", "-batch", "-"],
-                                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.DEVNULL, text=True)
-            where: dict[str, str] = {}  # client ip -> AP
-            proto = topo.spec.babel.client_proto
-            have = 0
-            for n in sorted(c.clients):
-                if n > have:
-                    ips = self._lease(tb, dep, topo.aps[0], have, n - have, MASTER_PORT)
-                    for k, ip in enumerate(ips):
-                        ap = topo.aps[(have + k) % len(topo.aps)]
-                        where[ip] = ap
-                        batches[ap].stdin.write(f"route replace {ip}/32 dev {CELL_BRIDGE} proto {proto}\n")
-                    for b in batches.values():
-                        b.stdin.flush()
-                    have = n
-                settle = self._wait_table(tb, topo, len(where))
-                points.append(self._cost_point(tb, topo, agent_pids, len(where), 0.0, c.window, settle))
-            ips = list(where)
-            for rate in sorted(x for x in c.roam_rates if x > 0):
-                if not ips:
-                    break
-                points.append(self._cost_point(tb, topo, agent_pids, len(where), rate, c.window, None,
-                                               mover=(batches, where, proto)))
-        finally:
-            for b in batches.values():
-                try:
-                    b.stdin.close()
-                except OSError:
-                    pass
-                b.wait(5)
-            tb.down()
-        (self.out / "costs.json").write_text(json.dumps(points, indent=1))
-        if points:
-            with open(self.out / "costs.csv", "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(points[0]), extrasaction="ignore")
-                w.writeheader()
-                w.writerows(points)
-
-    def _lease(self, tb: Testbed, dep, ap: str, first: int, count: int, port: int) -> list[str]:
-        out = tb.exec(ap, [sys.executable, "-m", "l3roam.experiment.lightclients", "--master",
-                           f"{dep.master_address}:{port}", "--key", dep.key, "--node", ap,
-                           "--first", str(first), "--count", str(count)], check=False, timeout=120)
-        got = json.loads(out.stdout or "{}")
-        if len(got) < count:
-            self.say(f"  warning: {count - len(got)} of {count} lightweight leases failed: {out.stderr.strip()[-200:]}")
-        return list(got.values())
-
-    def _wait_table(self, tb: Testbed, topo: Topology, n: int, timeout: float = 60.0) -> float:
-        """Seconds until the router farthest from the APs holds all ``n`` client routes."""
-        far = max((r.name for r in topo.routers), key=lambda x: min(topo.hops(x)[a] for a in topo.aps))
-        t0 = time.monotonic()
-        net = topo.spec.addressing.client_prefix
-        import ipaddress
-        while time.monotonic() - t0 < timeout:
-            routes = tb.routes(far, "babel")
-            k = sum(1 for r in routes if r.get("type", "unicast") == "unicast" and "/" not in r["dst"]
-                    and ipaddress.ip_address(r["dst"]) in net)
-            if k >= n:
-                return time.monotonic() - t0
-            time.sleep(0.2)
-        return float("nan")
-
-    def _cost_point(self, tb, topo, agent_pids, clients, rate, window, settle, mover=None) -> dict:
-        time.sleep(1.0)
-        a = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
-        moved = 0
-        if mover is None:
-            time.sleep(window)
-        else:
-            batches, where, proto = mover
-            ips = list(where)
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < window:
-                due = t0 + moved / rate
-                if due > time.monotonic():
-                    time.sleep(due - time.monotonic())
-                ip = ips[moved % len(ips)]
-                old = where[ip]
-                new = topo.aps[(topo.aps.index(old) + 1) % len(topo.aps)]
-                batches[new].stdin.write(f"route replace {ip}/32 dev {CELL_BRIDGE} proto {proto}\n")
-                batches[new].stdin.flush()
-                batches[old].stdin.write(f"route del {ip}/32 proto {proto}\n")
-                batches[old].stdin.flush()
-                where[ip] = new
-                moved += 1
-        b = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
-        sizes = cost.table_sizes(tb)
-        rss = [cost.rss_kib(p) for p in cost.babeld_pids(tb).values()]
-        point = {"clients": clients, "roam_rate": rate, "roams": moved,
-                 **cost.rates(a, b, len(topo.links), len(topo.routers), len(agent_pids)),
-                 "table_max": max(sizes.values()), "table_median": sorted(sizes.values())[len(sizes) // 2],
-                 "babeld_rss_kib_max": max(rss) if rss else None,
-                 "settle_s": None if settle is None else round(settle, 2)}
-        self.say(f"  {clients} clients, {rate:g} roams/s: babel {point['babel_bytes_per_s_per_link']:.0f} B/s "
-                 f"({point['babel_packets_per_s_per_link']:.1f} pkt/s) per link, table up to {point['table_max']}, "
-                 f"babeld CPU {point['babeld_cpu_percent_per_router']:.2f} %/router")
-        return point
-
-    # ------------------------------------------------------------------ scale
+        topo = scenario_topology(self.base, self.spec.prefix, self.spec.costs.hello, self.tb_path.parent)
+        run_costs(self.spec.costs, topo, self.out, self.say)
 
     def run_scale(self) -> None:
-        s = self.spec.scale
-        rows: list[dict] = []
-        cases: list[tuple[str, dict]] = []
-        for n in s.lines:
-            cases.append((f"line {n}", {"shape": "line", "routers": n}))
-        for n in s.grids:
-            cases.append((f"grid {n}x{n}", {"shape": "grid", "rows": n, "cols": n}))
-        if s.graph is not None:
-            g = s.graph if s.graph.is_absolute() else self.spec_path.parent / s.graph
-            for n in s.sizes:
-                cases.append((f"{g.stem} {n}", {"shape": "graph", "graph": str(g), "max_routers": n}))
-        self.say(f"scale: {', '.join(c[0] for c in cases)} (hello {s.hello:g} s)")
-        for name, mesh in cases:
-            text = json.dumps({"mesh": mesh, "ap_count": 2, "babel": {"hello_interval": s.hello},
-                               "prefix": self.spec.prefix})
-            topo = topology.loads(text)
-            tb = Testbed(topo)
-            row = {"case": name, "routers": len(topo.routers), "links": len(topo.links), "ok": False}
-            mem0 = _mem_available_kib()
-            t0 = time.monotonic()
-            try:
-                tb.up()
-                row["build_s"] = round(time.monotonic() - t0, 1)
-                row["converge_s"] = round(tb.wait_converged(s.converge_timeout), 1)
-                cost.install_counters(tb)
-                time.sleep(3)
-                b0 = cost.Snapshot.take(tb, time.monotonic(), [])
-                time.sleep(5)
-                b1 = cost.Snapshot.take(tb, time.monotonic(), [])
-                r = cost.rates(b0, b1, len(topo.links), len(topo.routers), 0)
-                rss = [cost.rss_kib(p) for p in cost.babeld_pids(tb).values()]
-                sizes = cost.table_sizes(tb)
-                row.update({"ok": True, "babeld_cpu_percent_total": round(r["babeld_cpu_percent_per_router"] * len(topo.routers), 1),
-                            "babeld_rss_mib_total": round(sum(rss) / 1024, 1),
-                            "babeld_rss_kib_per_router": round(sum(rss) / max(len(rss), 1)),
-                            "memory_used_mib": round((mem0 - _mem_available_kib()) / 1024),
-                            "table_max": max(sizes.values())})
-            except Exception as exc:  # a mesh too large for the machine is a result, not a crash
-                row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-            finally:
-                tb.down()
-            rows.append(row)
-            self.say(f"  {name}: {row['routers']} routers, " + (
-                f"built in {row['build_s']} s, converged in {row['converge_s']} s, babeld "
-                f"{row['babeld_rss_mib_total']} MiB, CPU {row['babeld_cpu_percent_total']} % of one core"
-                if row["ok"] else f"FAILED: {row.get('error')}"))
-            (self.out / "scale.json").write_text(json.dumps(rows, indent=1))
-            if not row["ok"]:
-                break
-        if rows:
-            with open(self.out / "scale.csv", "w", newline="") as f:
-                keys = list(dict.fromkeys(k for r in rows for k in r))
-                w = csv.DictWriter(f, fieldnames=keys)
-                w.writeheader()
-                w.writerows(rows)
+        from l3roam.experiment.scale import run_scale
 
-
-def _mem_available_kib() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1])
-    return 0
+        run_scale(self.spec.scale, self.spec.prefix, self.spec_path.parent, self.out, self.say)
