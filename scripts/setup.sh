@@ -47,7 +47,7 @@ Pin-Priority: 990
 PIN
 fi
 
-pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod)
+pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -58,4 +58,4 @@ if [ ${#missing[@]} -gt 0 ] || want_babeld; then
 fi
 babeld -V 2>&1 | head -n1
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+python3 -m pip install -q --disable-pip-version-check -e '.[test,report]'

@@ -1,0 +1,326 @@
+"""The experiment report as Markdown, from the raw results (pure: no I/O, no plotting).
+
+``summarize_scenarios`` turns ``runs.json`` records into one row per scenario
+(spread of the per-roam gaps and losses, TCP survival, control traffic,
+CPU); ``verdicts`` compares l3roam with hand-off against the L2 baseline,
+metric by metric; ``render_markdown`` assembles the whole report around
+figure paths the caller chose.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from l3roam.experiment.stats import Summary, ratio, summarize
+
+KIND_LABEL = {"l3roam": "L3 roaming (l3roam)", "l2": "L2 baseline (bridge + VXLAN)",
+              "subnets": "no roaming (subnet per AP)", "batman": "batman-adv"}
+
+
+@dataclass(frozen=True)
+class ScenarioRow:
+    name: str
+    kind: str
+    handoff: bool | None
+    hello: float | None
+    runs: int
+    failed: int
+    roams: int
+    down_gap: Summary
+    up_gap: Summary
+    down_lost: Summary
+    up_lost: Summary
+    duplicates: int
+    reordered: int
+    tcp_alive: int
+    tcp_runs: int
+    tcp_stall: Summary
+    control_bps: Summary  # babel bytes/s per link during the runs
+    control_pps: Summary
+    babeld_cpu: Summary  # % of one core per router
+    agent_cpu: Summary  # % of one core per AP
+    table_max: Summary
+    redhcp_ms: Summary
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+def _vals(runs: list[dict], key: str) -> list[float]:
+    return [r[key] for run in runs for r in run.get("roams", []) if r.get(key) is not None]
+
+
+def summarize_scenarios(runs: list[dict]) -> list[ScenarioRow]:
+    order: list[str] = []
+    by: dict[str, list[dict]] = {}
+    for run in runs:
+        if run["scenario"] not in by:
+            order.append(run["scenario"])
+        by.setdefault(run["scenario"], []).append(run)
+    rows = []
+    for name in order:
+        rs = by[name]
+        ok = [r for r in rs if not r.get("error")]
+        tcp = [r["tcp"] for r in ok if r.get("tcp")]
+        first = rs[0]
+        rows.append(ScenarioRow(
+            name=name, kind=first["kind"], handoff=first.get("handoff"), hello=first.get("hello"),
+            runs=len(rs), failed=len(rs) - len(ok), roams=sum(len(r.get("roams", [])) for r in ok),
+            down_gap=summarize(_vals(ok, "down_gap_ms")), up_gap=summarize(_vals(ok, "up_gap_ms")),
+            down_lost=summarize(_vals(ok, "down_lost")), up_lost=summarize(_vals(ok, "up_lost")),
+            duplicates=int(sum(_vals(ok, "down_dup")) + sum(_vals(ok, "up_dup"))),
+            reordered=int(sum(_vals(ok, "down_reord")) + sum(_vals(ok, "up_reord"))),
+            tcp_alive=sum(1 for t in tcp if t.get("alive")), tcp_runs=len(tcp),
+            tcp_stall=summarize([t["longest_stall_ms"] for t in tcp if t.get("longest_stall_ms") is not None]),
+            control_bps=summarize([r["control"]["babel_bytes_per_s_per_link"] for r in ok if r.get("control")]),
+            control_pps=summarize([r["control"]["babel_packets_per_s_per_link"] for r in ok if r.get("control")]),
+            babeld_cpu=summarize([r["control"]["babeld_cpu_percent_per_router"] for r in ok if r.get("control")]),
+            agent_cpu=summarize([r["control"]["agent_cpu_percent_per_ap"] for r in ok
+                                 if r.get("control") and r["control"].get("agent_cpu_percent_per_ap") is not None]),
+            table_max=summarize([max(r["tables"].values()) for r in ok if r.get("tables")]),
+            redhcp_ms=summarize(_vals(ok, "redhcp_ms")),
+        ))
+    return rows
+
+
+def fmt(x: float | None, digits: int = 0) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "∞"
+    return f"{x:.{digits}f}"
+
+
+def spread(s: Summary, digits: int = 0) -> str:
+    """``median / p95 (min–max)``."""
+    if s.n == 0:
+        return "–"
+    return f"{fmt(s.median, digits)} / {fmt(s.p95, digits)} ({fmt(s.min, digits)}–{fmt(s.max, digits)})"
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def pick(rows: list[ScenarioRow], kind: str, handoff: bool | None = None) -> ScenarioRow | None:
+    for r in rows:
+        if r.kind == kind and (handoff is None or r.handoff == handoff) and r.roams:
+            return r
+    return None
+
+
+def _times(a: float, b: float) -> str:
+    """How ``a`` compares with ``b`` in words: "3.2× higher", "about the same"."""
+    if any(math.isnan(x) for x in (a, b)):
+        return "not comparable (missing data)"
+    q = ratio(a, b)
+    if math.isinf(q):
+        return f"{fmt(a, 1)} against 0"
+    if 0.9 <= q <= 1.1:
+        return "about the same"
+    return f"{q:.1f}× higher" if q > 1 else f"{1 / q:.1f}× lower"
+
+
+def verdicts(rows: list[ScenarioRow], costs: list[dict]) -> list[tuple[str, str, str]]:
+    """(metric, better/worse/same for L3, sentence) comparing l3roam with hand-off to the L2 baseline."""
+    l3 = pick(rows, "l3roam", True) or pick(rows, "l3roam")
+    l2 = pick(rows, "l2")
+    if l3 is None or l2 is None:
+        return []
+    out = []
+
+    def word(a: float, b: float, lower_is_better: bool = True) -> str:
+        if any(math.isnan(x) for x in (a, b)):
+            return "?"
+        q = ratio(a, b)
+        if 0.9 <= q <= 1.1:
+            return "same"
+        return "better" if (q < 1) == lower_is_better else "worse"
+
+    out.append(("handover gap", word(l3.down_gap.median, l2.down_gap.median),
+                f"median {fmt(l3.down_gap.median)} ms (L3) vs {fmt(l2.down_gap.median)} ms (L2): "
+                f"{_times(l3.down_gap.median, l2.down_gap.median)}; p95 {fmt(l3.down_gap.p95)} vs "
+                f"{fmt(l2.down_gap.p95)} ms; worst {fmt(l3.down_gap.max)} vs {fmt(l2.down_gap.max)} ms "
+                f"(downstream, 10 ms probe spacing)."))
+    l3_loss = l3.down_lost.mean + l3.up_lost.mean if l3.up_lost.n else l3.down_lost.mean
+    l2_loss = l2.down_lost.mean + l2.up_lost.mean if l2.up_lost.n else l2.down_lost.mean
+    out.append(("loss", word(l3_loss, l2_loss),
+                f"{fmt(l3_loss, 1)} vs {fmt(l2_loss, 1)} probe packets lost per roam, both directions "
+                f"(at 100 packets/s each way): {_times(l3_loss, l2_loss)}."))
+    f3, f2 = l3.tcp_alive / max(l3.tcp_runs, 1), l2.tcp_alive / max(l2.tcp_runs, 1)
+    out.append(("TCP survival", "same" if f3 == f2 else ("better" if f3 > f2 else "worse"),
+                f"{l3.tcp_alive}/{l3.tcp_runs} runs (L3) vs {l2.tcp_alive}/{l2.tcp_runs} (L2) kept the TCP stream; "
+                f"longest stall median {fmt(l3.tcp_stall.median)} vs {fmt(l2.tcp_stall.median)} ms."))
+    slope = control_per_client(costs)
+    extra = (f" Each lightweight client adds about {fmt(slope, 1)} B/s per link of babel traffic with l3roam "
+             f"(its /32 in every router's updates); in the L2 stand-in clients never enter the routing protocol "
+             f"(batman-adv would instead carry them in its translation tables)." if slope is not None else "")
+    out.append(("control traffic", word(l3.control_bps.median, l2.control_bps.median),
+                f"{fmt(l3.control_bps.median)} vs {fmt(l2.control_bps.median)} B/s of babel per link with one "
+                f"client: {_times(l3.control_bps.median, l2.control_bps.median)}.{extra}"))
+    tmax = max((c["table_max"] for c in costs), default=None)
+    nmax = max((c["clients"] for c in costs), default=None)
+    out.append(("table size", word(l3.table_max.median, l2.table_max.median),
+                f"largest routing table {fmt(l3.table_max.median)} vs {fmt(l2.table_max.median)} routes with one client"
+                + (f"; with {nmax} lightweight clients every l3roam router holds up to {tmax} routes (one /32 per "
+                   f"client), while L2 routers keep only the loopbacks (the clients sit in bridge FDBs instead)."
+                   if tmax is not None else ".")))
+    out.append(("CPU", word(l3.babeld_cpu.median + (l3.agent_cpu.median if l3.agent_cpu.n else 0),
+                            l2.babeld_cpu.median),
+                f"babeld {fmt(l3.babeld_cpu.median, 2)} vs {fmt(l2.babeld_cpu.median, 2)} % of a core per router "
+                f"during the runs; l3roam adds its agents, {fmt(l3.agent_cpu.median, 2)} % per AP (Python). "
+                f"The L2 forwarding cost (head-end replication of every flooded frame to every AP) is in the "
+                f"kernel and not counted here."))
+    return out
+
+
+def control_per_client(costs: list[dict]) -> float | None:
+    """Babel bytes/s per link added by one client (least squares over the points without roams)."""
+    pts = [(c["clients"], c["babel_bytes_per_s_per_link"]) for c in costs if not c.get("roam_rate")]
+    if len(pts) < 2:
+        return None
+    n = len(pts)
+    mx = sum(x for x, _ in pts) / n
+    my = sum(y for _, y in pts) / n
+    den = sum((x - mx) ** 2 for x, _ in pts)
+    if den == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in pts) / den
+
+
+def _settle(c: dict) -> str:
+    v = c.get("settle_s")
+    if v is None:
+        return "–"
+    if isinstance(v, float) and math.isnan(v):
+        return "never (60 s)"
+    return fmt(v, 1)
+
+
+def _saturated(s: dict, cores: int) -> bool:
+    """babeld alone using more than 70 % of the machine: nothing left for traffic or measurement."""
+    return (s.get("babeld_cpu_percent_total") or 0) > 70 * cores
+
+
+def _scale_result(s: dict, cores: int) -> str:
+    if not s.get("ok"):
+        return s.get("error", "failed")
+    return "CPU saturated" if _saturated(s, cores) else "ok"
+
+
+def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list[dict],
+                    figures: dict[str, str], title: str | None = None) -> str:
+    rows = summarize_scenarios(runs)
+    topo = meta.get("topology", {})
+    md: list[str] = [f"# {title or meta.get('title', 'Experiment report')}", ""]
+    md += [f"Run on {meta.get('date_utc', '?')} UTC ({fmt(meta.get('seconds'))} s): {meta.get('cpu', '?')}, "
+           f"{meta.get('cores', '?')} cores, {meta.get('memory_mib', '?')} MiB; {meta.get('os', '?')}, "
+           f"kernel {meta.get('kernel', '?')}; babeld {meta.get('babeld', '?')}; {meta.get('dnsmasq', '?')}; "
+           f"Python {meta.get('python', '?')}.", ""]
+    md += [f"batman-adv: {'available' if meta.get('batman_adv') else 'absent on this kernel'} "
+           f"({meta.get('batman_adv_detail', '?')})" + ("" if meta.get("batman_adv") else
+           "; the L2 baseline (Linux bridges joined by VXLAN over the babel routes) stands in for it."), ""]
+    skipped = list(dict.fromkeys(meta.get("skipped", [])))
+    for s in skipped:
+        md.append(f"- skipped: {s}")
+    if skipped:
+        md.append("")
+    if topo:
+        md += [f"Mesh: {topo.get('routers')} routers, {topo.get('links')} links; APs "
+               f"{', '.join(topo.get('aps', []))} (hops from the first: "
+               f"{', '.join(str(v) for v in topo.get('hops', {}).values())}); traffic server, L2 gateway and "
+               f"lease master on {topo.get('server')}. Traffic: UDP probes at 100 packets/s downstream "
+               "(server to client) and upstream, and a TCP echo stream (100 bytes every 10 ms) from the client.", ""]
+    md += ["## Scenarios", ""]
+    md.append(table(["scenario", "design", "hand-off", "hello s", "runs", "roams"],
+                    [[r.name, KIND_LABEL.get(r.kind, r.kind), {True: "yes", False: "no"}.get(r.handoff, "–"),
+                      fmt(r.hello, 2), f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else ""), str(r.roams)]
+                     for r in rows]))
+    md += ["", "## Handover", "",
+           "Per roam: the longest interval without probe arrivals around the move (gap), probes lost, "
+           "duplicated and reordered. Spread as median / p95 (min–max) over all roams of all repetitions.", ""]
+    md.append(table(["scenario", "gap down ms", "gap up ms", "lost down", "lost up", "dup", "reord",
+                     "TCP alive", "TCP longest stall ms"],
+                    [[r.name, spread(r.down_gap), spread(r.up_gap), spread(r.down_lost), spread(r.up_lost),
+                      str(r.duplicates), str(r.reordered), f"{r.tcp_alive}/{r.tcp_runs}", spread(r.tcp_stall)]
+                     for r in rows]))
+    sub = pick(rows, "subnets")
+    if sub is not None:
+        md += ["", f"No roaming (`{sub.name}`): the client's address changes at every move, so downstream probes "
+               "to its first address arrive only while it is back at its first AP (their gap spans whole windows), "
+               "and the TCP stream stalls until then or breaks (TCP alive: "
+               f"{sub.tcp_alive}/{sub.tcp_runs}). The upstream gap is the time until the client, with a new address from "
+               f"the new AP's DHCP server, reaches the server again; the new DHCP exchange itself took "
+               f"{spread(sub.redhcp_ms)} ms (process restart included). Here each AP redistributes its /24 into "
+               "babel: acceptable in this design only, because babeld's flush_xroute() bug (LAB-NOTES) garbles "
+               "/32 withdrawals once a shorter prefix is redistributed, and no /32 is withdrawn here."]
+    for key, caption in (("timeline", "Packet arrivals around one roam per scenario (the roam with the median gap "
+                                      "of the first repetition); red ticks: probes sent but never received."),
+                         ("cdf", "CDF of the per-roam gap per scenario."),
+                         ("hello", "The hello interval trades handover gap against control traffic "
+                                   "(l3roam without hand-off)")):
+        if key in figures:
+            md += ["", f"![{key}]({figures[key]})", "", f"*{caption}*"]
+    md += ["", "## Costs during the runs", "",
+           "Babel traffic per link (both directions; nftables counters on UDP 6696 at every router), CPU time "
+           "from /proc/<pid>/stat, largest routing table (IPv4 + IPv6 routes) over all routers.", ""]
+    md.append(table(["scenario", "babel B/s per link", "babel pkt/s per link", "babeld CPU % per router",
+                     "agent CPU % per AP", "largest table"],
+                    [[r.name, spread(r.control_bps), spread(r.control_pps, 1), spread(r.babeld_cpu, 2),
+                      spread(r.agent_cpu, 2), fmt(r.table_max.median)] for r in rows]))
+    if costs:
+        md += ["", "## Costs against clients and roam rate", "",
+               "l3roam (hand-off on) with lightweight clients: a lease from the master through its client library "
+               "and a /32 of protocol 44 on an AP (spread round-robin over the APs), no namespace. Roaming "
+               "lightweight clients move their /32 to the next AP (install there, delete at the old AP) at the "
+               "given rate.", ""]
+        md.append(table(["clients", "roams/s", "babel B/s per link", "babel pkt/s per link", "largest table",
+                         "median table", "babeld CPU % per router", "agent CPU % per AP", "babeld RSS KiB (max)",
+                         "all routers had the routes after s"],
+                        [[str(c["clients"]), fmt(c["roam_rate"], 0), fmt(c["babel_bytes_per_s_per_link"]),
+                          fmt(c["babel_packets_per_s_per_link"], 1), str(c["table_max"]), str(c.get("table_median", "–")),
+                          fmt(c["babeld_cpu_percent_per_router"], 2), fmt(c.get("agent_cpu_percent_per_ap"), 2),
+                          fmt(c.get("babeld_rss_kib_max")), _settle(c)] for c in costs]))
+        slope = control_per_client(costs)
+        if slope is not None:
+            md += ["", f"Least-squares slope: **{fmt(slope, 1)} B/s of babel traffic per link per client** "
+                   f"(update interval 4 s; a /32 costs its share of the periodic full dumps)."]
+        for key in ("control", "table"):
+            if key in figures:
+                md += ["", f"![{key}]({figures[key]})"]
+    if scale:
+        md += ["", "## How large a mesh this machine carries", "",
+               "Each router a namespace with its own babeld (hello from the experiment file); built, converged "
+               "(every router has a route to every loopback), then 5 s measured.", ""]
+        cores = meta.get("cores") or 1
+        md.append(table(["mesh", "routers", "links", "built s", "converged s", "babeld CPU % of one core (all)",
+                         "babeld RSS MiB (all)", "memory used MiB", "largest table", "result"],
+                        [[s["case"], str(s["routers"]), str(s["links"]), fmt(s.get("build_s"), 1),
+                          fmt(s.get("converge_s"), 1), fmt(s.get("babeld_cpu_percent_total"), 1),
+                          fmt(s.get("babeld_rss_mib_total"), 1), fmt(s.get("memory_used_mib")),
+                          fmt(s.get("table_max")), _scale_result(s, cores)]
+                         for s in scale]))
+        ok = [s for s in scale if s.get("ok") and not _saturated(s, cores)]
+        if ok:
+            big = max(ok, key=lambda s: s["routers"])
+            md += ["", f"Largest mesh carried comfortably: **{big['routers']} routers** ({big['case']}), converged in "
+                   f"{fmt(big.get('converge_s'), 1)} s, babeld using {fmt(big.get('babeld_cpu_percent_total'), 0)} % "
+                   f"of one core in total."]
+        hot = [s for s in scale if s.get("ok") and _saturated(s, cores)]
+        if hot:
+            h = max(hot, key=lambda s: s["routers"])
+            md += ["", f"At the limit: {h['routers']} routers ({h['case']}) converged for the IPv4 loopbacks, but "
+                   f"the babelds used {fmt(h.get('babeld_cpu_percent_total'), 0)} % of one core on a {cores}-core "
+                   f"machine, i.e. the CPU was saturated."]
+        if "scale" in figures:
+            md += ["", f"![scale]({figures['scale']})"]
+    v = verdicts(rows, costs)
+    if v:
+        md += ["", "## Verdict: L3 roaming (l3roam, hand-off) against the L2 baseline", ""]
+        md.append(table(["metric", "L3 is", "figures"], [[m, w, s] for m, w, s in v]))
+    md.append("")
+    return "\n".join(md)

@@ -1,0 +1,65 @@
+"""``l3roam report DIR``: the Markdown report and PNG plots of an experiment's output.
+
+Reads ``meta.json``, ``runs.json`` and, when present, ``costs.json`` and
+``scale.json`` from DIR (written by ``l3roam experiment``); writes
+``DIR/report.md`` and ``DIR/figures/*.png``.  ``--md`` and ``--figures``
+write them elsewhere (docs/results.md with docs/results/), with image links
+relative to the Markdown file.  Needs matplotlib (``pip install .[report]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", help="an experiment's output directory")
+    p.add_argument("--md", help="write the Markdown here (default DIR/report.md)")
+    p.add_argument("--figures", help="directory for the PNGs (default DIR/figures)")
+    p.add_argument("--title", help="report title (default: the experiment's)")
+    p.add_argument("--notes", help="a Markdown file of hand-written reading notes to append")
+
+
+def _load(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = None,
+                 title: str | None = None, notes: str | None = None) -> Path:
+    from l3roam.experiment import plots
+    from l3roam.experiment.render import render_markdown
+
+    out = Path(out)
+    md_path = Path(md_path) if md_path else out / "report.md"
+    fig_dir = Path(fig_dir) if fig_dir else out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    meta = _load(out / "meta.json", {})
+    runs = _load(out / "runs.json", [])
+    costs = _load(out / "costs.json", [])
+    scale = _load(out / "scale.json", [])
+    made = {
+        "timeline": plots.timeline(runs, out, fig_dir / "timeline.png"),
+        "cdf": plots.gap_cdf(runs, fig_dir / "gap-cdf.png"),
+        "hello": plots.hello_tradeoff(runs, fig_dir / "hello-tradeoff.png"),
+        "control": plots.control_vs_clients(costs, fig_dir / "control-vs-clients.png"),
+        "table": plots.table_vs_clients(costs, fig_dir / "table-vs-clients.png"),
+        "scale": plots.scale_plot(scale, fig_dir / "scale.png"),
+    }
+    figures = {k: os.path.relpath(v, md_path.parent) for k, v in made.items() if v is not None}
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_markdown(meta, runs, costs, scale, figures, title)
+    if notes:
+        text += "\n" + notes.strip() + "\n"
+    md_path.write_text(text)
+    return md_path
+
+
+def run(args: argparse.Namespace) -> int:
+    notes = Path(args.notes).read_text() if args.notes else None
+    path = write_report(Path(args.dir), args.md and Path(args.md), args.figures and Path(args.figures), args.title,
+                        notes)
+    print(f"report written to {path}")
+    return 0

@@ -1,0 +1,283 @@
+"""Run an experiment: each scenario and repetition on a fresh testbed, then costs and scale.
+
+Writes into the output directory (the report reads nothing else):
+
+- ``meta.json``: machine, kernel, babeld, batman-adv availability, the spec;
+- ``runs.json``: one record per scenario and repetition (per-roam figures,
+  TCP result, control traffic and CPU during the run);
+- ``roams.csv``: the same per-roam figures flat, one line per roam;
+- ``runs/<scenario>-<rep>/``: the probes' raw files (send/receive times);
+- ``costs.json`` / ``costs.csv`` and ``scale.json`` / ``scale.csv``.
+
+Progress goes to stdout, one line per step with the elapsed time.
+Side effects: testbeds in namespaces with the experiment's prefix.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+from l3roam.experiment import costs as cost
+from l3roam.experiment import designs
+from l3roam.experiment.session import measure_roams, tcp_alive_at
+from l3roam.experiment.spec import ExperimentSpec, ScenarioSpec
+from l3roam.testbed import topology
+from l3roam.testbed.builder import Testbed
+from l3roam.testbed.topology import CLIENT_IFNAME, Topology
+
+ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
+               "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
+               "up_gap_ms", "up_lost", "up_sent", "up_dup", "up_reord", "tcp_alive", "addr_after"]
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        s = time.monotonic() - self.t0
+        print(f"[{int(s // 60):2d}:{int(s % 60):02d}] {text}", flush=True)
+
+
+def machine_info() -> dict:
+    from l3roam.babel.version import installed_version
+
+    def first_line(argv: list[str]) -> str:
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    ok, why = designs.batman_available()
+    return {
+        "hostname": platform.node(), "kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(),
+        "memory_mib": mem_kib // 1024, "python": platform.python_version(),
+        "babeld": ".".join(map(str, installed_version())), "os": first_line(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
+        "dnsmasq": first_line(["dnsmasq", "--version"]).split("  ")[0], "batman_adv": ok, "batman_adv_detail": why,
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+    }
+
+
+def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir: Path) -> Topology:
+    spec = dataclasses.replace(base.spec, prefix=prefix)
+    if hello is not None:
+        spec = dataclasses.replace(spec, babel=dataclasses.replace(spec.babel, hello_interval=hello))
+    return topology.build(spec, base_dir)
+
+
+def client_address(tb: Testbed, client: str) -> str | None:
+    out = tb.exec(client, ["ip", "-4", "-j", "addr", "show", "dev", CLIENT_IFNAME], check=False)
+    try:
+        for link in json.loads(out.stdout or "[]"):
+            for a in link.get("addr_info", []):
+                return a["local"]
+    except ValueError:
+        return None
+    return None
+
+
+def wait_reachable(tb: Testbed, server: str, ip: str, timeout: float = 30.0) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if tb.exec(server, ["ping", "-c", "1", "-W", "0.3", ip], check=False).returncode == 0:
+            return time.monotonic() - t0
+    raise TimeoutError(f"{ip} not reachable from {server} within {timeout} s")
+
+
+class Runner:
+    def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None):
+        self.spec = spec
+        self.spec_path = spec_path
+        self.out = out
+        self.say = say or Progress()
+        tb_path = spec.testbed if spec.testbed.is_absolute() else spec_path.parent / spec.testbed
+        self.tb_path = tb_path
+        self.base = topology.load(tb_path, prefix=spec.prefix)
+
+    # ------------------------------------------------------------------ scenarios
+
+    def run_all(self) -> dict:
+        self.out.mkdir(parents=True, exist_ok=True)
+        meta = machine_info()
+        meta["title"] = self.spec.title
+        meta["experiment_file"] = str(self.spec_path)
+        meta["experiment"] = self.spec_path.read_text()
+        meta["testbed"] = self.tb_path.read_text()
+        meta["topology"] = {"routers": len(self.base.routers), "links": len(self.base.links),
+                            "aps": list(self.base.aps), "server": self.base.server, "master": self.base.master,
+                            "hops": {ap: self.base.hops(self.base.aps[0])[ap] for ap in self.base.aps}}
+        meta["skipped"] = []
+        (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
+        self.say(f"machine: {meta['cores']} cores, kernel {meta['kernel']}, babeld {meta['babeld']}; "
+                 f"batman-adv: {'yes' if meta['batman_adv'] else 'absent (' + meta['batman_adv_detail'] + ')'}")
+        runs: list[dict] = []
+        scenarios = list(self.spec.scenarios)
+        if meta["batman_adv"] and not any(s.kind == "batman" for s in scenarios):
+            meta["skipped"].append("batman-adv is available but its scenario is not implemented yet")
+        total = len(scenarios) * self.spec.roams.repetitions
+        n = 0
+        for rep in range(self.spec.roams.repetitions):
+            for sc in scenarios:
+                n += 1
+                if sc.kind == "batman" and not meta["batman_adv"]:
+                    meta["skipped"].append(f"{sc.name}: batman-adv absent ({meta['batman_adv_detail']})")
+                    self.say(f"({n}/{total}) {sc.name}: skipped, batman-adv absent")
+                    continue
+                self.say(f"({n}/{total}) scenario {sc.name} ({sc.kind}), repetition {rep + 1}")
+                try:
+                    rec = self.run_scenario(sc, rep)
+                except Exception as exc:  # one failed run is recorded, the experiment carries on
+                    self.say(f"  FAILED: {type(exc).__name__}: {exc}")
+                    rec = {"scenario": sc.name, "kind": sc.kind, "rep": rep, "error": f"{type(exc).__name__}: {exc}",
+                           "roams": []}
+                runs.append(rec)
+                self._write_runs(runs)
+        (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
+        if self.spec.costs.enabled:
+            self.run_costs()
+        if self.spec.scale.enabled:
+            self.run_scale()
+        meta["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        meta["seconds"] = round(time.monotonic() - self.say.t0)
+        (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
+        return meta
+
+    def _write_runs(self, runs: list[dict]) -> None:
+        (self.out / "runs.json").write_text(json.dumps(runs, indent=1))
+        with open(self.out / "roams.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=ROAM_FIELDS, extrasaction="ignore")
+            w.writeheader()
+            for run in runs:
+                for r in run.get("roams", []):
+                    w.writerow({**{k: run.get(k) for k in ("scenario", "kind", "handoff", "hello", "rep", "seed")}, **r})
+
+    def run_scenario(self, sc: ScenarioSpec, rep: int) -> dict:
+        from l3roam.testbed.deploy import Deployment
+        from l3roam.testbed.dhcpclient import DhcpClient
+        from l3roam.testbed.schedule import plan_moves
+
+        topo = scenario_topology(self.base, self.spec.prefix, sc.hello, self.tb_path.parent)
+        hello = topo.spec.babel.hello_interval
+        client = topo.clients[0]
+        seed = self.spec.roams.seed + rep
+        tb = Testbed(topo)
+        if sc.kind == "subnets":
+            designs.patch_babeld_for_subnets(tb)
+        workdir = self.out / "runs" / f"{sc.name}-{rep + 1}"
+        dhcp = None
+        l2 = None
+        dep = None
+        try:
+            tb.up()
+            conv = tb.wait_converged(max(30.0, 12 * hello))
+            self.say(f"  {len(topo.routers)} routers up, babel (hello {hello:g} s) converged in {conv:.1f} s")
+            if sc.kind == "l3roam":
+                dep = Deployment(tb, handoff=sc.handoff).start()
+            elif sc.kind == "l2":
+                l2 = designs.L2Domain(tb).setup()
+            elif sc.kind == "subnets":
+                designs.setup_subnets(tb)
+                for k in range(len(topo.aps)):
+                    designs.wait_routes(tb, topo.server, [designs.ap_subnet(k + 1)[0]])
+            cost.install_counters(tb)
+            dhcp = DhcpClient("udhcpc", tb.ns(client.name), CLIENT_IFNAME, tb.run_dir / client.name,
+                              "exp-phone").start()
+            ip0 = dhcp.wait_bound(30)
+            reach = wait_reachable(tb, topo.server, ip0)
+            self.say(f"  {client.name} got {ip0} at {client.first_ap}; reachable after {reach:.1f} s")
+            addresses: list[str | None] = []
+            redhcp_ms: list[float] = []
+
+            def on_move(rec) -> None:
+                nonlocal dhcp
+                if l2 is not None:
+                    l2.announce(rec.dst, str(client.mac))
+                if sc.kind == "subnets":
+                    t = time.monotonic()
+                    n0 = len(dhcp.lines())
+                    dhcp.stop()
+                    dhcp = DhcpClient("udhcpc", tb.ns(client.name), CLIENT_IFNAME, tb.run_dir / client.name,
+                                      "exp-phone").start()
+                    end = time.monotonic() + 10
+                    while time.monotonic() < end and not any(
+                            l.startswith("bound") for l in dhcp.lines()[n0:]):
+                        time.sleep(0.01)
+                    redhcp_ms.append(round((time.monotonic() - t) * 1000, 1))
+                addresses.append(client_address(tb, client.name))
+                self.say(f"    roam {len(addresses)}: {rec.src} -> {rec.dst} (address {addresses[-1]})")
+
+            r = self.spec.roams
+            moves = plan_moves(r.schedule, client.name, topo.aps, client.first_ap, r.count, r.interval, seed=seed)
+            agent_pids = [p.pid for p in (dep.procs.values() if dep else [])]  # type: ignore[attr-defined]
+            snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
+            t = self.spec.traffic
+            res = measure_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
+                                upstream=t.upstream, tcp=t.tcp)
+            snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
+            tables = cost.table_sizes(tb)
+        finally:
+            if dhcp is not None:
+                dhcp.stop()
+            if l2 is not None:
+                l2.close()
+            tb.down()
+        roams = []
+        for i, m in enumerate(res.moves):
+            d = res.down[i] if i < len(res.down) else None
+            u = res.up[i] if i < len(res.up) else None
+            roams.append({
+                "roam": i + 1, "src": m.src, "dst": m.dst, "at": m.t_start,
+                "move_ms": round((m.t_end - m.t_start) * 1000, 1),
+                "down_gap_ms": d.gap_ms if d else None, "down_lost": d.lost if d else None,
+                "down_sent": d.sent if d else None, "down_dup": d.duplicates if d else None,
+                "down_reord": d.reordered if d else None,
+                "up_gap_ms": u.gap_ms if u else None, "up_lost": u.lost if u else None,
+                "up_sent": u.sent if u else None, "up_dup": u.duplicates if u else None,
+                "up_reord": u.reordered if u else None,
+                "tcp_alive": tcp_alive_at(res.tcp, m.t_start),
+                "addr_after": addresses[i] if i < len(addresses) else None,
+                "redhcp_ms": redhcp_ms[i] if i < len(redhcp_ms) else None,
+            })
+        rates = cost.rates(snap0, snap1, len(topo.links), len(topo.routers), len(agent_pids))
+        rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
+               "hello": hello, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
+               "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
+               "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,
+               "tables": tables, "roams": roams, "dir": str(workdir.relative_to(self.out))}
+        gaps = sorted(x["down_gap_ms"] for x in roams if x["down_gap_ms"] is not None)
+        tcp_ok = res.tcp.get("alive") if res.tcp else None
+        self.say(f"  gaps (down) {', '.join(f'{g:.0f}' for g in gaps)} ms; TCP "
+                 f"{'alive' if tcp_ok else 'broken'}; babel {rates['babel_bytes_per_s_per_link']:.0f} B/s per link")
+        return rec
+
+    # ------------------------------------------------------------------ costs
+    def run_costs(self) -> None:
+        from l3roam.experiment.clientcost import run_costs
+
+        topo = scenario_topology(self.base, self.spec.prefix, self.spec.costs.hello, self.tb_path.parent)
+        run_costs(self.spec.costs, topo, self.out, self.say)
+
+    def run_scale(self) -> None:
+        from l3roam.experiment.scale import run_scale
+
+        run_scale(self.spec.scale, self.spec.prefix, self.spec_path.parent, self.out, self.say)

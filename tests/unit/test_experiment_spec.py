@@ -1,0 +1,47 @@
+"""Experiment files: the shipped ones load, mistakes are reported by key, and the
+per-AP-subnet design changes only the APs' babeld configuration."""
+
+from pathlib import Path
+
+import pytest
+
+from l3roam.config import load_file, load_text
+from l3roam.errors import ConfigError
+from l3roam.experiment.designs import ap_subnet, patch_babeld_for_subnets
+from l3roam.experiment.spec import ExperimentSpec
+from l3roam.testbed import topology
+from l3roam.testbed.builder import Testbed
+from l3roam.testbed.plan import StartBabeld
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "experiments").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_experiments_load(path):
+    spec = load_file(ExperimentSpec, path)
+    assert spec.scenarios
+    assert (path.parent / spec.testbed).exists()
+
+
+def test_problems_are_reported_together():
+    with pytest.raises(ConfigError) as err:
+        load_text(ExperimentSpec, """
+testbed: x.yaml
+scenarios: [{name: a, kind: wifi}, {name: "b c", hello: 100}]
+roams: {count: 0, colour: red}
+""")
+    keys = {p.key for p in err.value.problems}
+    assert {"scenarios[0].kind", "scenarios[1].name", "scenarios[1].hello", "roams.colour", "roams.count"} <= keys
+
+
+def test_subnet_design_redistributes_each_aps_slash24_only_there():
+    topo = topology.loads("mesh: {shape: line, routers: 5}\naps: [r1, r3, r5]\n", prefix="l3rt-ex-u-")
+    tb = Testbed(topo, run_root=Path("/nonexistent"))
+    patch_babeld_for_subnets(tb)
+    confs = {a.directory.name: a.config for s in tb.steps for a in s.do if isinstance(a, StartBabeld)}
+    assert set(confs) == {"r1", "r2", "r3", "r4", "r5"}
+    for k, ap in enumerate(["r1", "r3", "r5"], start=1):
+        line = f"redistribute proto 45 ip {ap_subnet(k)[0]} eq 24 allow"
+        assert line in confs[ap]
+        assert confs[ap].index(line) < confs[ap].index("redistribute local deny")
+    assert "eq 24" not in confs["r2"] and "eq 24" not in confs["r4"]
