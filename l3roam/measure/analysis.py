@@ -90,7 +90,8 @@ def analyse(sent: dict[int, float], arrivals: list[Arrival], roams: list[float])
         highest = max(highest, a.seq)
     out = []
     for idx, (t, (lo, hi)) in enumerate(zip(roams, windows(roams, start, end))):
-        mine = [s for s, ts in sent.items() if lo <= ts < hi or (hi == end and ts == end)]
+        last = idx == len(roams) - 1  # only the last window is closed at its end
+        mine = [s for s, ts in sent.items() if lo <= ts < hi or (last and lo <= ts == hi)]
         gap, gap_at = longest_gap(times, lo, hi)
         out.append(RoamStats(
             index=idx + 1, at=t, window=(lo, hi), sent=len(mine),
