@@ -15,7 +15,8 @@ lease has left; any other client gets no reply at all and retries: it is
 never NAKed and never offered an address the master did not give.
 
 Overload: at most ``max_pending`` master requests are outstanding for
-DISCOVERs; further DISCOVERs are dropped (reason ``overload``) instead of
+DISCOVERs, and none is added while the oldest has waited longer than
+``shed_after``; further DISCOVERs are dropped (reason ``overload``) instead of
 queueing, so latency stays flat and clients retry.  Messages of clients
 already in a handshake (REQUEST, RELEASE, DECLINE) may use up to twice that,
 so work already started is finished first.
@@ -212,9 +213,18 @@ class DhcpServer:
     def _discover(self, msg: DhcpMessage, meta: Received, now: float) -> list[Action]:
         if self._merge_retransmission(msg, meta, "offer", msg.requested_ip):
             return [self._drop("awaiting_master", msg.mac)]
-        if len(self._pending) >= self.config.max_pending:
+        if len(self._pending) >= self.config.max_pending or (
+                self._master_lagging(now) and self.cached_lease(msg.mac, now) is None):
+            # a client with a cached lease is not shed for lag: while the
+            # master is unreachable the cache is what answers it
             return [self._drop("overload", msg.mac)]
         return [self._ask("offer", msg, meta, now, msg.requested_ip)]
+
+    def _master_lagging(self, now: float) -> bool:
+        """The oldest unanswered master request is older than shed_after."""
+        if not self._pending:
+            return False
+        return now - next(iter(self._pending.values())).created > self.config.shed_after
 
     def _request(self, msg: DhcpMessage, meta: Received, now: float) -> list[Action]:
         mac = msg.mac

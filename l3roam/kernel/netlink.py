@@ -231,17 +231,20 @@ class NetlinkKernel:
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:
         frame = gratuitous_arp(ip, mac, dst_mac)
 
+        # One send-only packet socket (protocol 0: it receives nothing) per
+        # interface, kept open: closing a packet socket waits for an RCU grace
+        # period (synchronize_net), measured ~29 ms per ARP here.  Once open it
+        # is used from the caller's thread (it stays in its namespace).
+        s = self._arp_socks.get(ifname)
+        if s is not None:
+            try:
+                s.send(frame)
+                return
+            except OSError:  # the interface went away or was re-created: reopen
+                self._arp_socks.pop(ifname, None)
+                s.close()
+
         def send() -> None:
-            # One send-only packet socket (protocol 0: it receives nothing) per
-            # interface, kept open: closing a packet socket waits for an RCU
-            # grace period (synchronize_net), measured ~29 ms per ARP here.
-            s = self._arp_socks.get(ifname)
-            if s is not None:
-                try:
-                    s.send(frame)
-                    return
-                except OSError:  # the interface went away or was re-created
-                    self._arp_socks.pop(ifname).close()
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
             try:
                 s.bind((ifname, 0))
