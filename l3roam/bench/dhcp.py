@@ -64,6 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated, from {','.join(SERVERS)}")
     p.add_argument("--db-dir", default="/var/tmp",
                    help="where the master's SQLite store and the lease files go (a disk, not tmpfs)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning"),
+                   help="log level of the master and the node agent (info: as in production)")
     p.add_argument("--keep", metavar="DIR", help="keep perfdhcp outputs, logs and a results.json here")
 
 
@@ -161,10 +163,10 @@ class Lab:
 
 
 # ---- the servers ------------------------------------------------------------------------
-def start_l3roam(lab: Lab, work: Path) -> dict[str, int]:
+def start_l3roam(lab: Lab, work: Path, log_level: str = "info") -> dict[str, int]:
     (work / "master.yaml").write_text(
         f"listen: 127.0.0.1:4500\nkey: {KEY}\nmetrics_listen: null\n"
-        f"log_file: {work / 'master.log'}\n"
+        f"log_file: {work / 'master.log'}\nlog_level: {log_level}\n"
         f"pools: [{{prefix: {CLIENT_NET}, exclude: [{GATEWAY}, 10.111.255.252-10.111.255.255]}}]\n"
         f"store: {{path: {work / 'master.db'}}}\nlease: {{lease_seconds: 3600}}\n")
     (work / "node.yaml").write_text(
@@ -172,19 +174,16 @@ def start_l3roam(lab: Lab, work: Path) -> dict[str, int]:
         f"gateway: {GATEWAY}/12\ngateway_mac: 02:1e:00:00:00:01\nmesh_interfaces: [up0]\n"
         "handoff: {enabled: false}\ndns: {enabled: false}\n"
         "dhcp: {lease_seconds: 3600, domain: mesh}\nmetrics_listen: null\n"
-        f"log_file: {work / 'node.log'}\nlog_level: info\n")
+        f"log_file: {work / 'node.log'}\nlog_level: {log_level}\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     py = [sys.executable, "-m", "l3roam"]
     master = lab.spawn([*py, "master", "--config", str(work / "master.yaml")], work / "master.err", env)
-    log = work / "master.log"
-    if not wait_for(lambda: log.exists() and "event=master_started" in log.read_text(), 15):
+    if not wait_for(lambda: master.poll() is None and lab.listening(4500), 15):
         raise RuntimeError(f"master did not start: {(work / 'master.err').read_text()[-500:]}")
     node = lab.spawn([*py, "node", "--config", str(work / "node.yaml")], work / "node.err", env)
-    log = work / "node.log"
-    if not wait_for(lambda: log.exists() and "event=node_started" in log.read_text(), 20):
+    # the agent opens port 67 once it has set up the gateway and reconciled routes
+    if not wait_for(lambda: node.poll() is None and lab.listening(67), 20):
         raise RuntimeError(f"node agent did not start: {(work / 'node.err').read_text()[-500:]}")
-    if not wait_for(lab.listening, 5):
-        raise RuntimeError("node agent does not listen on port 67")
     return {"master": master.pid, "node": node.pid}
 
 
@@ -293,7 +292,7 @@ def measure_server(lab: Lab, server: str, rates: list[int], args, work: Path,
     d = work / server
     d.mkdir()
     if server == "l3roam":
-        pids = start_l3roam(lab, d)
+        pids = start_l3roam(lab, d, args.log_level)
     elif server == "kea":
         pids = start_kea(lab, d)
     else:
