@@ -376,11 +376,16 @@ def run(args: argparse.Namespace) -> int:
     lab = Lab(f"l3r-bench-{os.getpid()}")
     old_term = signal.signal(signal.SIGTERM, _interrupt)
     points: list[Point] = []
+    failed = False
     try:
         lab.up()
         with tempfile.TemporaryDirectory(prefix="l3roam-bench-dhcp-", dir=args.db_dir) as tmp:
             for server in servers:
-                points += measure_server(lab, server, rates, args, Path(tmp), keep)
+                try:
+                    points += measure_server(lab, server, rates, args, Path(tmp), keep)
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:  # report, go on
+                    failed = True
+                    print(f"{server}: failed: {exc}", flush=True)
     except KeyboardInterrupt:
         print("interrupted; cleaning up", file=sys.stderr)
         return 130
@@ -397,4 +402,4 @@ def run(args: argparse.Namespace) -> int:
             "dora_p50_ms": p.result.dora_pct(50), "dora_p99_ms": p.result.dora_pct(99),
             "do_max_ms": p.result.do.max_ms, "ra_max_ms": p.result.ra.max_ms, "cpu": p.cpu_by,
         } for p in points], indent=1))
-    return 0
+    return 1 if failed else 0
