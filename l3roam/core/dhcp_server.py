@@ -75,6 +75,11 @@ __all__ = [
     "SendReply",
 ]
 
+# bytes 236..242: magic cookie, then option 53 (message type) = DHCPDISCOVER
+_PEEK = slice(236, 243)
+_DISCOVER_FIRST = bytes((99, 130, 83, 99, Option.DHCP_MESSAGE_TYPE, 1, MessageType.DHCPDISCOVER))
+
+
 class RequestState(Enum):
     """Client state a DHCPREQUEST was sent from (RFC 2131 §4.3.2)."""
 
@@ -131,6 +136,15 @@ class DhcpServer:
 
     def handle_bytes(self, payload: bytes, meta: Received, now: float) -> list[Action]:
         """Decode and handle a UDP payload; a malformed one is dropped and counted."""
+        if self._pending and payload[_PEEK] == _DISCOVER_FIRST and self._master_lagging(now):
+            # Shedding costs no decode: under overload most datagrams are new
+            # DISCOVERs, and decoding each one only to drop it would take the
+            # time the requests already admitted need.  Option 53 comes first
+            # in what udhcpc, dhclient and perfdhcp send; otherwise decode.
+            mac = payload[28:34].hex(":")
+            if payload[0] == dhcp.Op.BOOTREQUEST and self.cached_lease(mac, now) is None:
+                self.counters.received["DHCPDISCOVER"] += 1
+                return [self._drop("overload", mac)]
         try:
             msg = dhcp.decode(payload)
         except MalformedPacket as exc:

@@ -419,6 +419,28 @@ def test_discovers_are_shed_while_the_master_lags_except_for_cached_clients():
     assert server.counters.drops["overload"] == 1
 
 
+def test_lagging_master_sheds_raw_discovers_without_decoding_them():
+    server = DhcpServer(settings(shed_after=0.1))
+    first = only(server.handle(msg(MessageType.DHCPDISCOVER, "02:00:00:00:05:01"), meta(), 0.0), AskMaster)
+    raw = dhcp.encode(msg(MessageType.DHCPDISCOVER, "02:00:00:00:05:02"))
+    assert raw[240:243] == bytes([53, 1, 1])  # option 53 first, as the peek expects
+    second = only(server.handle_bytes(raw, meta(), 0.05), AskMaster)
+    raw3 = dhcp.encode(msg(MessageType.DHCPDISCOVER, "02:00:00:00:05:03"))
+    assert server.handle_bytes(raw3, meta(), 0.5) == [Dropped("overload", "02:00:00:00:05:03")]
+    # the rest of a shed DISCOVER is not even read: an option overrunning the
+    # packet would make the decoder drop it as malformed
+    broken = raw3[:243] + bytes([50, 200])
+    assert server.handle_bytes(broken, meta(), 0.5) == [Dropped("overload", "02:00:00:00:05:03")]
+    assert server.counters.received["DHCPDISCOVER"] == 4 and server.counters.received["malformed"] == 0
+    for ask in (first, second):  # the master catches up: the same bytes reach the decoder
+        server.on_master_answer(ask.token, MasterAnswer("refused", reason="test"), 0.5)
+    assert server.handle_bytes(broken, meta(), 0.5)[0].reason.startswith("malformed")
+    # a REQUEST is not shed by the lag, and goes through the decoder
+    req = dhcp.encode(msg(MessageType.DHCPREQUEST, "02:00:00:00:05:03", options={
+        Option.SERVER_IDENTIFIER: GW.packed, Option.REQUESTED_IP_ADDRESS: A("10.99.0.9").packed}))
+    assert only(server.handle_bytes(req, meta(), 0.5), AskMaster).op == "bind"
+
+
 def test_requests_are_bounded_too():
     server = DhcpServer(settings(max_pending=1))
     results = []
