@@ -7,6 +7,7 @@ import argparse
 
 BENCHES = {
     "master": "l3roam.bench.master",
+    "dhcp": "l3roam.bench.dhcp",
 }
 
 

@@ -15,7 +15,8 @@ lease has left; any other client gets no reply at all and retries: it is
 never NAKed and never offered an address the master did not give.
 
 Overload: at most ``max_pending`` master requests are outstanding for
-DISCOVERs; further DISCOVERs are dropped (reason ``overload``) instead of
+DISCOVERs, and none is added while the oldest has waited longer than
+``shed_after``; further DISCOVERs are dropped (reason ``overload``) instead of
 queueing, so latency stays flat and clients retry.  Messages of clients
 already in a handshake (REQUEST, RELEASE, DECLINE) may use up to twice that,
 so work already started is finished first.
@@ -74,6 +75,11 @@ __all__ = [
     "SendReply",
 ]
 
+# bytes 236..242: magic cookie, then option 53 (message type) = DHCPDISCOVER
+_PEEK = slice(236, 243)
+_DISCOVER_FIRST = bytes((99, 130, 83, 99, Option.DHCP_MESSAGE_TYPE, 1, MessageType.DHCPDISCOVER))
+
+
 class RequestState(Enum):
     """Client state a DHCPREQUEST was sent from (RFC 2131 §4.3.2)."""
 
@@ -130,6 +136,15 @@ class DhcpServer:
 
     def handle_bytes(self, payload: bytes, meta: Received, now: float) -> list[Action]:
         """Decode and handle a UDP payload; a malformed one is dropped and counted."""
+        if self._pending and payload[_PEEK] == _DISCOVER_FIRST and self._master_lagging(now):
+            # Shedding costs no decode: under overload most datagrams are new
+            # DISCOVERs, and decoding each one only to drop it would take the
+            # time the requests already admitted need.  Option 53 comes first
+            # in what udhcpc, dhclient and perfdhcp send; otherwise decode.
+            mac = payload[28:34].hex(":")
+            if payload[0] == dhcp.Op.BOOTREQUEST and self.cached_lease(mac, now) is None:
+                self.counters.received["DHCPDISCOVER"] += 1
+                return [self._drop("overload", mac)]
         try:
             msg = dhcp.decode(payload)
         except MalformedPacket as exc:
@@ -212,9 +227,18 @@ class DhcpServer:
     def _discover(self, msg: DhcpMessage, meta: Received, now: float) -> list[Action]:
         if self._merge_retransmission(msg, meta, "offer", msg.requested_ip):
             return [self._drop("awaiting_master", msg.mac)]
-        if len(self._pending) >= self.config.max_pending:
+        if len(self._pending) >= self.config.max_pending or (
+                self._master_lagging(now) and self.cached_lease(msg.mac, now) is None):
+            # a client with a cached lease is not shed for lag: while the
+            # master is unreachable the cache is what answers it
             return [self._drop("overload", msg.mac)]
         return [self._ask("offer", msg, meta, now, msg.requested_ip)]
+
+    def _master_lagging(self, now: float) -> bool:
+        """The oldest unanswered master request is older than shed_after."""
+        if not self._pending:
+            return False
+        return now - next(iter(self._pending.values())).created > self.config.shed_after
 
     def _request(self, msg: DhcpMessage, meta: Received, now: float) -> list[Action]:
         mac = msg.mac

@@ -45,6 +45,7 @@ claim by another node wins until the station re-associates.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address
@@ -192,6 +193,13 @@ class RoamingTable:
     def __init__(self, settings: HandoffSettings):
         self.settings = settings
         self.clients: dict[str, Client] = {}
+        # (time, mac, name) of every deadline set, so tick() and next_deadline()
+        # cost O(log n) instead of a walk over every client (a node holds one
+        # entry per leased client).  Entries go stale when a handler moves or
+        # drops a deadline; a stale one no longer matches c.deadlines and is
+        # skipped when it surfaces.
+        self._heap: list[tuple[float, str, str]] = []
+        self._idle: set[str] = set()  # absent, no deadlines, still an address: dropped at tick
 
     def client(self, mac: str) -> Client:
         c = self.clients.get(mac)
@@ -205,9 +213,26 @@ class RoamingTable:
         if name is None:
             raise IllegalTransition(f"{type(ev).__name__} in state {c.state.value}")
         actions = getattr(self, name)(c, ev, now)
-        if c.state is State.ABSENT and not c.present and not c.deadlines and c.ip is None:
-            self.clients.pop(c.mac, None)
+        self._schedule(c)
+        if c.state is State.ABSENT and not c.present and not c.deadlines:
+            if c.ip is None:
+                self.clients.pop(c.mac, None)
+            else:
+                self._idle.add(c.mac)
         return actions
+
+    def _schedule(self, c: Client) -> None:
+        """Index the client's deadlines (after a handler may have changed them)."""
+        for name, t in c.deadlines.items():
+            heapq.heappush(self._heap, (t, c.mac, name))
+        if len(self._heap) > 4 * len(self.clients) + 1024:  # too many stale entries: rebuild
+            self._heap = [(t, m, n) for m, cl in self.clients.items() for n, t in cl.deadlines.items()]
+            heapq.heapify(self._heap)
+
+    def _valid(self, entry: tuple[float, str, str]) -> Client | None:
+        t, mac, name = entry
+        c = self.clients.get(mac)
+        return c if c is not None and c.deadlines.get(name) == t else None
 
     def serving(self) -> dict[IPv4Address, str]:
         """Routes this node should announce: ip -> interface."""
@@ -336,13 +361,20 @@ class RoamingTable:
     # ---- time ---------------------------------------------------------------
     def tick(self, now: float) -> list[object]:
         out: list[object] = []
-        for c in list(self.clients.values()):
-            for name, t in sorted(c.deadlines.items(), key=lambda kv: kv[1]):
-                if t > now or name not in c.deadlines:
-                    continue
-                del c.deadlines[name]
-                out += getattr(self, f"_due_{name}")(c, now)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            c = self._valid(entry)
+            if c is None:
+                continue
+            del c.deadlines[entry[2]]
+            out += getattr(self, f"_due_{entry[2]}")(c, now)
+            self._schedule(c)
             if c.state is State.ABSENT and not c.present and not c.deadlines:
+                self.clients.pop(c.mac, None)
+        while self._idle:
+            c = self.clients.get(self._idle.pop())
+            if c is not None and c.state is State.ABSENT and not c.present and not c.deadlines:
                 self.clients.pop(c.mac, None)
         return out
 
@@ -371,4 +403,7 @@ class RoamingTable:
         return out
 
     def next_deadline(self) -> float | None:
-        return min((t for c in self.clients.values() for t in c.deadlines.values()), default=None)
+        heap = self._heap
+        while heap and self._valid(heap[0]) is None:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None

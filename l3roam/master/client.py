@@ -5,8 +5,12 @@ own selector and calls ``on_readable(now)`` and ``on_timer(now)``; answers
 arrive through callbacks (``None`` when the master did not answer before the
 deadline).  Retransmissions reuse the request id, so the master answers a
 repeated request from its cache instead of executing it twice, and back off
-exponentially with jitter.  ``call`` is a blocking convenience for tools,
-tests and benchmarks.
+exponentially with jitter.  The first retransmission waits for the larger of
+``retry_initial`` and an RTO estimated from answered requests (RFC 6298 §2,
+Karn's rule: retransmitted requests give no sample), so a master that is
+merely busy is not sent every request twice.  Timers sit in a heap, so
+``on_timer`` and ``next_deadline`` do not walk every outstanding request.
+``call`` is a blocking convenience for tools, tests and benchmarks.
 
 Move notices (MOVED) from the master are acknowledged here at once and passed
 to ``on_notice``; a repeated notice is acknowledged again but reported once.
@@ -14,6 +18,7 @@ to ``on_notice``; a repeated notice is acknowledged again but reported once.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import selectors
@@ -84,6 +89,11 @@ class _Outstanding:
     interval: float
     deadline: float
     sent_at: float
+    retransmitted: bool = False
+
+    @property
+    def due(self) -> float:
+        return min(self.next_try, self.deadline)
 
 
 class MasterClient:
@@ -105,6 +115,9 @@ class MasterClient:
         self.sock.setblocking(False)
         self._rid = random.getrandbits(48)
         self.outstanding: dict[int, _Outstanding] = {}
+        self._timers: list[tuple[float, int]] = []  # (due, rid); stale once rid is gone or due moved
+        self._srtt: float | None = None  # smoothed RTT and its variation (RFC 6298 §2)
+        self._rttvar = 0.0
         self._notices_seen: OrderedDict[int, float] = OrderedDict()
         self.dropped = 0
         self.retransmits = 0
@@ -122,11 +135,26 @@ class MasterClient:
         now = self.clock() if now is None else now
         self._rid += 1
         rid = self._rid
-        o = _Outstanding(fields, mtype, callback, now + self.retry_initial, self.retry_initial,
-                         now + self.deadline, now)
+        rto = self.rto
+        o = _Outstanding(fields, mtype, callback, now + rto, rto, now + self.deadline, now)
         self.outstanding[rid] = o
+        heapq.heappush(self._timers, (o.due, rid))
         self._transmit(rid, o, now)
         return rid
+
+    @property
+    def rto(self) -> float:
+        """Wait before the first retransmission: retry_initial .. retry_max."""
+        if self._srtt is None:
+            return self.retry_initial
+        return min(self.retry_max, max(self.retry_initial, self._srtt + 4 * self._rttvar))
+
+    def _sample(self, rtt: float) -> None:
+        if self._srtt is None:
+            self._srtt, self._rttvar = rtt, rtt / 2
+        else:  # RFC 6298 §2.3, alpha 1/8, beta 1/4
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+            self._srtt = 0.875 * self._srtt + 0.125 * rtt
 
     def _transmit(self, rid: int, o: _Outstanding, now: float) -> None:
         data = self.codec.encode(Message(o.mtype, self.node_id, rid, o.data_fields), int(now * 1000))
@@ -175,6 +203,8 @@ class MasterClient:
                 o = self.outstanding.pop(msg.request_id, None)
                 if o is not None:
                     self.rtt.append(now - o.sent_at)
+                    if not o.retransmitted:
+                        self._sample(now - o.sent_at)
                     if len(self.rtt) > 4096:
                         del self.rtt[:2048]
                     o.callback(Answer.of(msg))
@@ -201,18 +231,32 @@ class MasterClient:
 
     def on_timer(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
-        for rid, o in list(self.outstanding.items()):
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due, rid = heapq.heappop(timers)
+            o = self.outstanding.get(rid)
+            if o is None or o.due != due:
+                continue  # answered, or rescheduled
             if o.deadline <= now:
                 del self.outstanding[rid]
                 o.callback(None)
-            elif o.next_try <= now:
+            else:
                 o.interval = min(o.interval * 2, self.retry_max)
                 o.next_try = now + o.interval * random.uniform(0.9, 1.1)
+                o.retransmitted = True
                 self.retransmits += 1
+                heapq.heappush(timers, (o.due, rid))
                 self._transmit(rid, o, now)
 
     def next_deadline(self) -> float | None:
-        return min((min(o.next_try, o.deadline) for o in self.outstanding.values()), default=None)
+        timers = self._timers
+        while timers:
+            due, rid = timers[0]
+            o = self.outstanding.get(rid)
+            if o is not None and o.due == due:
+                return due
+            heapq.heappop(timers)
+        return None
 
     # ---- blocking convenience ------------------------------------------------
     def wait(self, rids: set[int] | None = None, timeout: float | None = None) -> None:

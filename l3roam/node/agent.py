@@ -189,8 +189,11 @@ class NodeAgent:
                 if key.data is self.http and self.http is not None:
                     self.http.on_readable(key.fileobj)
                 elif key.data == "dhcp":
+                    stale = getattr(self.dhcp_io, "stale", 0)
                     for payload, meta in self.dhcp_io.recv_batch():
                         self._dhcp_actions(self.dhcp.handle_bytes(payload, meta, now), now)
+                    if getattr(self.dhcp_io, "stale", 0) != stale:  # cut unread (dhcp_io: overload)
+                        self.metrics.inc("dhcp_total", self.dhcp_io.stale - stale, kind="dropped_stale")
                 elif key.data == "master":
                     self.master.on_readable(now)
                 elif key.data == "monitor":

@@ -9,6 +9,15 @@ Sending (RFC 2131 §4.1): replies to a relay go over that UDP socket to
 ``giaddr:67``; replies to a client go as whole Ethernet frames on a packet
 socket, because a client without an address cannot answer ARP: broadcast to
 ``ff:ff:ff:ff:ff:ff`` or unicast to its hardware address.
+
+Overload: the kernel stamps each datagram on arrival (``SO_TIMESTAMPNS``);
+one that waited in the socket buffer longer than ``stale_after`` seconds is
+read and dropped without being decoded, and counted in ``stale``.  Under a
+load above what the agent can answer, the queue would otherwise grow to the
+whole receive buffer (megabytes: seconds of requests), every answer would come
+too late for its client, and useful throughput would collapse; with the cut
+the agent spends its time on requests that are still fresh, and the clients
+whose requests were cut retransmit (RFC 2131 §4.1).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import time
 from ipaddress import IPv4Address
 
 from l3roam.core.dhcp_actions import Received, SendReply
@@ -27,6 +37,9 @@ from l3roam.proto.udp_frame import build_udp_frame
 log = logging.getLogger("l3roam.node.dhcp")
 
 IP_PKTINFO = 8
+SO_TIMESTAMPNS = 35  # SCM_TIMESTAMPNS: struct timespec of the arrival, CLOCK_REALTIME
+_TIMESPEC = struct.Struct("=qq")
+_ANCILLARY = 128  # room for IP_PKTINFO and SCM_TIMESTAMPNS
 _PKTINFO = struct.Struct("=I4s4s")  # ifindex, local address, destination address
 MAX_DHCP = 1500
 CHADDR = slice(28, 34)
@@ -34,7 +47,7 @@ CHADDR = slice(28, 34)
 
 class DhcpSocket:
     def __init__(self, ifname: str, server_ip: IPv4Address, server_mac: str,
-                 port: int = dhcp.SERVER_PORT):
+                 port: int = dhcp.SERVER_PORT, stale_after: float = 0.25):
         self.ifname = ifname
         self.ifindex = socket.if_nametoindex(ifname)
         self.server_ip = server_ip
@@ -44,6 +57,11 @@ class DhcpSocket:
         self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         self.udp.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        self.stale_after = stale_after
+        try:
+            self.udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            self.stale_after = 0.0  # no arrival stamps: never cut
         try:
             self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         except OSError:
@@ -55,6 +73,7 @@ class DhcpSocket:
         self.raw.bind((ifname, 0))
         self.sent = 0
         self.send_errors = 0
+        self.stale = 0  # requests dropped unread after waiting longer than stale_after
 
     def fileno(self) -> int:
         return self.udp.fileno()
@@ -65,16 +84,24 @@ class DhcpSocket:
 
     def recv_batch(self, limit: int = 256) -> list[tuple[bytes, Received]]:
         out = []
+        oldest = time.time() - self.stale_after if self.stale_after > 0 else None
         for _ in range(limit):
             try:
-                data, anc, _flags, (src_ip, src_port) = self.udp.recvmsg(MAX_DHCP + 1, 64)
+                data, anc, _flags, (src_ip, src_port) = self.udp.recvmsg(MAX_DHCP + 1, _ANCILLARY)
             except (BlockingIOError, InterruptedError):
                 break
-            ifindex, dst = self.ifindex, None
+            ifindex, dst, stale = self.ifindex, None, False
             for level, kind, value in anc:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= _PKTINFO.size:
                     ifindex, _local, dst_raw = _PKTINFO.unpack_from(value)
                     dst = IPv4Address(dst_raw)
+                elif (level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and oldest is not None
+                      and len(value) >= _TIMESPEC.size):
+                    sec, nsec = _TIMESPEC.unpack_from(value)
+                    stale = sec + nsec * 1e-9 < oldest
+            if stale:
+                self.stale += 1
+                continue
             relayed = src_port == self.port
             if ifindex != self.ifindex and not relayed:
                 continue  # a client on another interface: not ours to answer

@@ -400,6 +400,47 @@ def test_pending_requests_are_bounded_and_new_discovers_shed():
     assert only(server.handle(msg(MessageType.DHCPDISCOVER, "02:00:00:00:01:09"), meta(), 0), AskMaster)
 
 
+def test_discovers_are_shed_while_the_master_lags_except_for_cached_clients():
+    server = DhcpServer(settings(shed_after=0.1))
+    # a client bound earlier (its lease is in the cache)
+    bound = "02:00:00:00:04:09"
+    req = msg(MessageType.DHCPREQUEST, bound, options={
+        Option.SERVER_IDENTIFIER: GW.packed, Option.REQUESTED_IP_ADDRESS: A("10.99.0.100").packed})
+    ask = only(server.handle(req, meta(), 0.0), AskMaster)
+    assert reply_of([a for a in server.on_master_answer(ask.token, OK_100, 0.0)
+                     if isinstance(a, SendReply)])[1].message_type is MessageType.DHCPACK
+    only(server.handle(msg(MessageType.DHCPDISCOVER, "02:00:00:00:04:01"), meta(), 1.0), AskMaster)
+    # 50 ms later the master has not answered yet: still admitted
+    only(server.handle(msg(MessageType.DHCPDISCOVER, "02:00:00:00:04:02"), meta(), 1.05), AskMaster)
+    # 200 ms: the master lags; a new client is shed, the cached one is not
+    assert server.handle(msg(MessageType.DHCPDISCOVER, "02:00:00:00:04:03"), meta(), 1.2) == [
+        Dropped("overload", "02:00:00:00:04:03")]
+    only(server.handle(msg(MessageType.DHCPDISCOVER, bound), meta(), 1.2), AskMaster)
+    assert server.counters.drops["overload"] == 1
+
+
+def test_lagging_master_sheds_raw_discovers_without_decoding_them():
+    server = DhcpServer(settings(shed_after=0.1))
+    first = only(server.handle(msg(MessageType.DHCPDISCOVER, "02:00:00:00:05:01"), meta(), 0.0), AskMaster)
+    raw = dhcp.encode(msg(MessageType.DHCPDISCOVER, "02:00:00:00:05:02"))
+    assert raw[240:243] == bytes([53, 1, 1])  # option 53 first, as the peek expects
+    second = only(server.handle_bytes(raw, meta(), 0.05), AskMaster)
+    raw3 = dhcp.encode(msg(MessageType.DHCPDISCOVER, "02:00:00:00:05:03"))
+    assert server.handle_bytes(raw3, meta(), 0.5) == [Dropped("overload", "02:00:00:00:05:03")]
+    # the rest of a shed DISCOVER is not even read: an option overrunning the
+    # packet would make the decoder drop it as malformed
+    broken = raw3[:243] + bytes([50, 200])
+    assert server.handle_bytes(broken, meta(), 0.5) == [Dropped("overload", "02:00:00:00:05:03")]
+    assert server.counters.received["DHCPDISCOVER"] == 4 and server.counters.received["malformed"] == 0
+    for ask in (first, second):  # the master catches up: the same bytes reach the decoder
+        server.on_master_answer(ask.token, MasterAnswer("refused", reason="test"), 0.5)
+    assert server.handle_bytes(broken, meta(), 0.5)[0].reason.startswith("malformed")
+    # a REQUEST is not shed by the lag, and goes through the decoder
+    req = dhcp.encode(msg(MessageType.DHCPREQUEST, "02:00:00:00:05:03", options={
+        Option.SERVER_IDENTIFIER: GW.packed, Option.REQUESTED_IP_ADDRESS: A("10.99.0.9").packed}))
+    assert only(server.handle_bytes(req, meta(), 0.5), AskMaster).op == "bind"
+
+
 def test_requests_are_bounded_too():
     server = DhcpServer(settings(max_pending=1))
     results = []
