@@ -132,6 +132,7 @@ class ClientBound:
     hostname: str | None
     lease_expires: float
     from_cache: bool = False  # acknowledged from the local cache, master unavailable
+    relayed: bool = False  # came through a relay agent (giaddr): not on our client interface
 
 
 @dataclass(frozen=True, slots=True)

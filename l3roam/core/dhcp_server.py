@@ -341,7 +341,8 @@ class DhcpServer:
             self._cache[mac] = _Lease(answer.ip, expires, iface)
             return [
                 self._reply(p.msg, p.meta, MessageType.DHCPACK, answer.ip, lease),
-                ClientBound(mac, answer.ip, iface, hostname, expires),
+                ClientBound(mac, answer.ip, iface, hostname, expires,
+                            relayed=p.msg.giaddr != ZERO),
             ]
         if answer.status == "refused":
             return [self._nak(p.msg, p.meta, answer.reason or "refused by the lease master")]
@@ -351,7 +352,8 @@ class DhcpServer:
             # Master unreachable: renew from the cache, never past the lease's end.
             return [
                 self._reply(p.msg, p.meta, MessageType.DHCPACK, cached.ip, remaining),
-                ClientBound(mac, cached.ip, iface, hostname, cached.expires, from_cache=True),
+                ClientBound(mac, cached.ip, iface, hostname, cached.expires, from_cache=True,
+                            relayed=p.msg.giaddr != ZERO),
             ]
         return [self._drop("master_unavailable", mac)]  # no reply: the client retries
 

@@ -231,12 +231,14 @@ class NodeAgent:
                 self._ask_master(a, now)
             elif isinstance(a, ClientBound):
                 event(log, "client_bound", mac=a.mac, ip=a.ip, hostname=a.hostname or "-",
-                      expires=round(a.lease_expires, 1), from_cache=a.from_cache)
+                      expires=round(a.lease_expires, 1), from_cache=a.from_cache, relayed=a.relayed)
                 if a.hostname:
                     self._hostnames[a.mac] = a.hostname
                     if self.dns is not None:
                         self.dns.answerer.set_name(a.hostname, a.ip)
                 seq = self._bind_seq.pop(a.mac, 0)
+                if a.relayed:
+                    continue  # behind a relay agent: its network routes it, not our /32
                 self._roam(R.Bound(a.mac, a.ip, self.cfg.client_interface, seq, a.lease_expires), now)
             elif isinstance(a, ClientReleased):
                 event(log, "client_released", mac=a.mac, ip=a.ip)

@@ -525,3 +525,22 @@ def test_retransmitted_request_asks_once(server):
     assert server.handle(req, meta(), 0.5) == [Dropped("awaiting_master", UDHCPC_MAC)]
     assert reply_of(server.on_master_answer(ask.token, OK_100, 0.6))[1].message_type is MessageType.DHCPACK
     assert only(server.handle(req, meta(), 1), AskMaster).token != ask.token
+
+
+def test_relayed_bind_is_marked_so_the_agent_installs_no_host_route():
+    from ipaddress import IPv4Address as A
+
+    from l3roam.core.dhcp_server import (ClientBound, DhcpServer, DhcpServerSettings, MasterAnswer,
+                                         Received)
+    from l3roam.proto import dhcp
+
+    server = DhcpServer(DhcpServerSettings(server_id=A("10.99.0.1"),
+                                           subnet=__import__("ipaddress").IPv4Network("10.99.0.0/16")))
+    req = dhcp.DhcpMessage(op=dhcp.Op.BOOTREQUEST, xid=9, chaddr=bytes.fromhex("020000000009"),
+                           giaddr=A("192.0.2.1"),
+                           options={53: bytes([3]), 50: A("10.99.0.9").packed, 54: A("10.99.0.1").packed})
+    acts = server.handle(req, Received("cell0", "02:00:00:00:00:09", A("192.0.2.1"), 67), now=0.0)
+    ask = next(a for a in acts if type(a).__name__ == "AskMaster")
+    out = server.on_master_answer(ask.token, MasterAnswer("ok", A("10.99.0.9"), 600), now=0.01)
+    bound = [a for a in out if isinstance(a, ClientBound)]
+    assert len(bound) == 1 and bound[0].relayed is True
