@@ -152,11 +152,17 @@ class NodeAgent:
         """
         current = self.kernel.list_host_routes(self.proto)
         wanted: dict[IPv4Address, str] = {}
+        answers: dict[IPv4Address, Answer | None] = {}
+        pending = list(current)
+        while pending:  # many queries in flight at once, a window of 256
+            batch, pending = pending[:256], pending[256:]
+            rids = {self.master.send(MessageType.QUERY, {Field.IP: ip},
+                                     lambda ans, ip=ip: answers.__setitem__(ip, ans)) for ip in batch}
+            self.master.wait(rids)
         for ip, ifname in current.items():
-            try:
-                ans = self.master.call(MessageType.QUERY, {Field.IP: ip})
-            except L3roamError as exc:
-                event(log, "reconcile_unknown", level=logging.WARNING, ip=ip, error=exc)
+            ans = answers.get(ip)
+            if ans is None:
+                event(log, "reconcile_unknown", level=logging.WARNING, ip=ip, error="master unreachable")
                 wanted[ip] = ifname  # master unreachable: keep rather than cut clients off
                 continue
             if ans.ok and ans.node == self.cfg.node_id and ans.fields.get(Field.STATE) == 2:
