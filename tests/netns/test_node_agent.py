@@ -178,7 +178,8 @@ def test_udhcpc_gets_the_masters_address_and_a_route_with_our_protocol(lab):
     c = lab.client("udhcpc", "c1", "phone-one")
     ip = c.wait_bound(20)
     assert IPv4Address(ip) in IPv4Network("10.99.0.0/16")
-    assert f"event=lease_bind mac={lab.macs['c1']} ip={ip} node=ap1" in lab.log("master")
+    line = f"event=lease_bind mac={lab.macs['c1']} ip={ip} node=ap1"
+    assert wait_for(lambda: line in lab.log("master"), 2)  # log lines are flushed every 0.2 s
     assert wait_for(lambda: ip in lab.routes(), 5), lab.routes()
     assert "dev cell0" in lab.routes()[ip]
     # the client's gateway is the anycast address, with the shared gateway MAC
@@ -251,7 +252,7 @@ def test_restart_keeps_served_routes_and_removes_foreign_ones(lab):
     sh("ip", "-n", lab.ap, "route", "add", "10.99.7.7/32", "dev", "cell0", "proto", "44")
     lab.start_node()
     assert wait_for(lambda: set(lab.routes()) == before, 10), lab.routes()
-    assert "event=routes_reconciled kept=2 removed=1" in lab.log("node")
+    assert wait_for(lambda: "event=routes_reconciled kept=2 removed=1" in lab.log("node"), 2)
 
 
 def test_release_removes_the_route(lab):
@@ -259,4 +260,4 @@ def test_release_removes_the_route(lab):
     ip = c1.address()
     c1.release()
     assert wait_for(lambda: ip not in lab.routes(), 5), lab.routes()
-    assert f"event=lease_release mac={lab.macs['c1']}" in lab.log("master")
+    assert wait_for(lambda: f"event=lease_release mac={lab.macs['c1']}" in lab.log("master"), 2)
