@@ -30,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nodes", default="1,10,50", help="comma-separated node counts")
     p.add_argument("--seconds", type=float, default=3.0, help="measuring time per point")
     p.add_argument("--no-baseline", action="store_true", help="skip the tmpfs baseline")
+    p.add_argument("--rate", type=float, default=10000.0,
+                   help="open-loop run: total lease operations/s offered by the nodes (0: skip)")
 
 
 def write_config(directory: Path, port: int, db: Path) -> Path:
@@ -126,7 +128,61 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(db_dir: str, label: str, nodes: list[int], seconds: float) -> list[dict]:
+def drive_open(port: int, n_nodes: int, rate: float, seconds: float, tag: str) -> dict:
+    """Open loop: the nodes together offer ``rate`` operations/s, whatever the answers do.
+
+    Each new MAC gets an OFFER and, one slot later, a BIND (with no address: the
+    master binds the one it offered), so no request waits for another.
+    """
+    from l3roam.master.client import MasterClient
+    from l3roam.proto.control import LeaseOp
+
+    key = bytes.fromhex(KEY)
+    clients = [MasterClient(f"open-{tag}-{i}", key, ("127.0.0.1", port), deadline=5.0)
+               for i in range(n_nodes)]
+    sel = selectors.DefaultSelector()
+    for c in clients:
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    lat: list[float] = []
+    failures = [0]
+    total = int(rate * seconds)
+    t0 = time.perf_counter()
+    sent = 0
+    mac = ""
+    while sent < total or any(c.outstanding for c in clients):
+        now = time.perf_counter()
+        while sent < total and t0 + sent / rate <= now:
+            c = clients[sent % n_nodes]
+            if sent % 2 == 0:
+                n = sent // 2
+                mac = f"02:{hash(tag) & 0xff:02x}:{(n >> 24) & 0xff:02x}:{(n >> 16) & 0xff:02x}:" \
+                      f"{(n >> 8) & 0xff:02x}:{n & 0xff:02x}"
+            op = LeaseOp.OFFER if sent % 2 == 0 else LeaseOp.BIND
+            t_send = t0 + sent / rate  # latency from the scheduled time: no coordinated omission
+
+            def done(ans, t_send=t_send):
+                if ans is None or not ans.ok:
+                    failures[0] += 1
+                lat.append(time.perf_counter() - t_send)
+
+            c.lease(op, mac, done)
+            sent += 1
+        wait = max(0.0, t0 + sent / rate - time.perf_counter()) if sent < total else 0.05
+        for key_, _ in sel.select(min(wait, 0.05)):
+            key_.data.on_readable()
+        for c in clients:
+            c.on_timer()
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        c.close()
+    lat.sort()
+    return {"nodes": n_nodes, "offered": rate, "ops": len(lat), "ops_per_s": len(lat) / elapsed,
+            "failures": failures[0], "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0.0,
+            "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0.0}
+
+
+def measure(db_dir: str, label: str, nodes: list[int], seconds: float,
+            open_rate: float = 0.0) -> list[dict]:
     import socket
 
     with tempfile.TemporaryDirectory(dir=db_dir) as d:
@@ -147,6 +203,14 @@ def measure(db_dir: str, label: str, nodes: list[int], seconds: float) -> list[d
                 print(f"  {label:8} nodes={n:3}  {r['ops_per_s']:8.0f} ops/s  p50 {r['p50_ms']:.2f} ms"
                       f"  p99 {r['p99_ms']:.2f} ms  master CPU {r['master_cpu_us_per_op']:.0f} us/op"
                       f"  failures {r['failures']}  retransmits {r['retransmits']}", flush=True)
+            if open_rate:
+                n = max(nodes)
+                r = drive_open(port, n, open_rate, seconds, f"{label}o")
+                r["store"], r["mode"] = label, "open"
+                rows.append(r)
+                print(f"  {label:8} nodes={n:3}  open loop at {open_rate:.0f} ops/s offered: "
+                      f"{r['ops_per_s']:.0f} ops/s answered, p50 {r['p50_ms']:.2f} ms, "
+                      f"p99 {r['p99_ms']:.2f} ms, failures {r['failures']}", flush=True)
             return rows
         finally:
             proc.terminate()
@@ -158,7 +222,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"lease master benchmark: {os.cpu_count()} cpus, {args.seconds:.0f} s per point, "
           "one request in flight per node, OFFER+BIND per new MAC")
     durable = measure(os.getcwd() if os.access(os.getcwd(), os.W_OK) else "/var/tmp", "disk",
-                      nodes, args.seconds)
+                      nodes, args.seconds, args.rate)
+    open_rows = [r for r in durable if r.get("mode") == "open"]
+    durable = [r for r in durable if r.get("mode") != "open"]
     base = [] if args.no_baseline or not os.path.isdir("/dev/shm") else \
         measure("/dev/shm", "tmpfs", nodes, args.seconds)
     print("\nnodes  durable ops/s  p50 ms  p99 ms  master us/op  one-core capacity ops/s"
@@ -171,4 +237,8 @@ def run(args: argparse.Namespace) -> int:
             b = base[i]
             line += f"  {b['ops_per_s']:11.0f}  {r['ops_per_s'] / b['ops_per_s']:13.2f}"
         print(line)
+    for r in open_rows:
+        print(f"open loop, {r['nodes']} nodes, {r['offered']:.0f} ops/s offered, durable: "
+              f"{r['ops_per_s']:.0f} answered/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
+              "(latency from each request's scheduled send time)")
     return 0
