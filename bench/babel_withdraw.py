@@ -6,7 +6,13 @@ watches the routes of r3 and r2 with `ip monitor route`.  Prints, relative to
 the deletion on r3: when r2 installed `unreachable`, when r3 installed the
 route learned from the new AP, and when r2 had a route again.
 
-    python3 bench/babel_withdraw.py [--wait 1.5] [--repeat 3]
+    python3 bench/babel_withdraw.py [--wait 1.5] [--repeat 3] [--revisit]
+
+With ``--revisit`` the /32 is first announced by r5 and withdrawn, as when a
+client comes back to an AP it was at before: r5's new announcement then
+carries the same seqno as the one r3 and r4 remember, is not feasible for
+them (RFC 8966 §3.5.1: same seqno, metric not smaller), r4 stays on r3's route
+and r3 has nothing to fall back on when it withdraws.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--wait", type=float, default=1.5, help="seconds between r5's add and r3's delete")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--revisit", action="store_true", help="r5 announced the /32 before (same seqno)")
     args = ap.parse_args()
     tb = Testbed(topology.loads(YAML, prefix="l3r-bw-"))
     try:
@@ -55,6 +62,10 @@ def main() -> int:
         print(f"converged in {tb.wait_converged(30):.1f} s")
         for i in range(args.repeat):
             ip = f"10.99.5.{10 + i}"
+            if args.revisit:
+                tb.exec("r5", ["ip", "route", "add", f"{ip}/32", "dev", "cell0", "proto", "44"])
+                time.sleep(3)
+                tb.exec("r5", ["ip", "route", "del", f"{ip}/32", "proto", "44"])
             tb.exec("r3", ["ip", "route", "add", f"{ip}/32", "dev", "cell0", "proto", "44"])
             time.sleep(3)
             mons = {r: subprocess.Popen(["ip", "netns", "exec", tb.ns(r), "ip", "-ts", "monitor", "route"],
