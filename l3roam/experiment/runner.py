@@ -85,25 +85,6 @@ def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir
     return topology.build(spec, base_dir)
 
 
-def client_address(tb: Testbed, client: str) -> str | None:
-    out = tb.exec(client, ["ip", "-4", "-j", "addr", "show", "dev", CLIENT_IFNAME], check=False)
-    try:
-        for link in json.loads(out.stdout or "[]"):
-            for a in link.get("addr_info", []):
-                return a["local"]
-    except ValueError:
-        return None
-    return None
-
-
-def wait_reachable(tb: Testbed, server: str, ip: str, timeout: float = 30.0) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if tb.exec(server, ["ping", "-c", "1", "-W", "0.3", ip], check=False).returncode == 0:
-            return time.monotonic() - t0
-    raise TimeoutError(f"{ip} not reachable from {server} within {timeout} s")
-
-
 class Runner:
     def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None):
         self.spec = spec
@@ -203,7 +184,7 @@ class Runner:
             dhcp = DhcpClient("udhcpc", tb.ns(client.name), CLIENT_IFNAME, tb.run_dir / client.name,
                               "exp-phone").start()
             ip0 = dhcp.wait_bound(30)
-            reach = wait_reachable(tb, topo.server, ip0)
+            reach = tb.wait_reachable(topo.server, ip0)
             self.say(f"  {client.name} got {ip0} at {client.first_ap}; reachable after {reach:.1f} s")
             addresses: list[str | None] = []
             redhcp_ms: list[float] = []
@@ -223,7 +204,7 @@ class Runner:
                             l.startswith("bound") for l in dhcp.lines()[n0:]):
                         time.sleep(0.01)
                     redhcp_ms.append(round((time.monotonic() - t) * 1000, 1))
-                addresses.append(client_address(tb, client.name))
+                addresses.append(tb.client_address(client.name))
                 self.say(f"    roam {len(addresses)}: {rec.src} -> {rec.dst} (address {addresses[-1]})")
 
             r = self.spec.roams

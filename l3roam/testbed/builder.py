@@ -24,7 +24,7 @@ from l3roam.testbed import clean as cleaner
 from l3roam.testbed.plan import (
     AIR, Action, Cmd, DeleteNetns, StartBabeld, Step, StopBabeld, ns_name, plan,
 )
-from l3roam.testbed.topology import Topology
+from l3roam.testbed.topology import Topology, CLIENT_IFNAME
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,25 @@ class Testbed:
             if time.monotonic() - t0 > timeout:
                 raise ExternalToolError(f"babel did not converge in {timeout} s; missing routes: {missing}")
             time.sleep(0.1)
+
+    def client_address(self, client: str) -> str | None:
+        """The IPv4 address on a client's radio interface, if any."""
+        out = self.exec(client, ["ip", "-4", "-j", "addr", "show", "dev", CLIENT_IFNAME], check=False)
+        try:
+            for link in json.loads(out.stdout or "[]"):
+                for a in link.get("addr_info", []):
+                    return a["local"]
+        except ValueError:
+            return None
+        return None
+
+    def wait_reachable(self, node: str, ip: str, timeout: float = 30.0) -> float:
+        """Seconds until ``node`` pings ``ip`` (a client's /32 known across the mesh)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.exec(node, ["ping", "-c", "1", "-W", "0.3", ip], check=False).returncode == 0:
+                return time.monotonic() - t0
+        raise ExternalToolError(f"{ip} not reachable from {node} within {timeout} s")
 
     def babeld_socket(self, router: str) -> Path:
         return babeld.BabeldFiles(self.run_dir / router).socket

@@ -16,7 +16,6 @@ import argparse
 import json
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,19 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="also write the per-roam results to this file")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="copy the run directory (daemon logs, probe files) here before teardown")
-
-
-def client_address(tb, client: str) -> str | None:
-    from l3roam.testbed.topology import CLIENT_IFNAME
-
-    out = tb.exec(client, ["ip", "-4", "-j", "addr", "show", "dev", CLIENT_IFNAME], check=False)
-    try:
-        for link in json.loads(out.stdout or "[]"):
-            for a in link.get("addr_info", []):
-                return a["local"]
-    except ValueError:
-        return None
-    return None
 
 
 def say(text: str) -> None:
@@ -81,26 +67,26 @@ def run(args: argparse.Namespace) -> int:
         say("building namespaces and starting babeld on every router ...")
         tb.up()
         say(f"babel converged in {tb.wait_converged(30):.1f} s")
-        dep = Deployment(tb, handoff=not args.no_handoff).start()
+        Deployment(tb, handoff=not args.no_handoff).start()
         say(f"lease master on {topo.master}, node agents on {', '.join(topo.aps)}"
             f"{'' if not args.no_handoff else ' (hand-off off)'}")
         dhcp = DhcpClient("udhcpc", tb.ns(client.name), CLIENT_IFNAME, tb.run_dir / client.name,
                           "demo-phone").start()
         ip0 = dhcp.wait_bound(30)
         say(f"{client.name} ({client.mac}) got {ip0} from udhcpc at {client.first_ap}")
-        _wait_reachable(tb, topo.server, ip0)
+        tb.wait_reachable(topo.server, ip0, 20)
         moves = plan_moves("every", client.name, topo.aps, client.first_ap, args.roams, args.interval)
         addresses: list[str] = []
 
         def on_move(rec) -> None:
-            addr = client_address(tb, client.name) or "-"
+            addr = tb.client_address(client.name) or "-"
             addresses.append(addr)
             say(f"  roam {len(addresses):2}: {rec.src} -> {rec.dst}  (address {addr})")
 
         say(f"roaming {args.roams} times, every {args.interval:g} s, with a TCP stream and "
             "100 UDP probes/s from the server ...")
         result = run_session(tb, client.name, ip0, moves, tb.run_dir / "session", on_move=on_move)
-        ip1 = client_address(tb, client.name)
+        ip1 = tb.client_address(client.name)
         tcp = result.tcp or {}
         alive = bool(tcp.get("alive"))
         failed_at = tcp.get("failed_at_ns")
@@ -145,16 +131,6 @@ def run(args: argparse.Namespace) -> int:
         finally:
             tb.down()
         say("testbed removed")
-
-
-def _wait_reachable(tb, server: str, ip: str, timeout: float = 20.0) -> None:
-    """Until the server's pings reach the client: the client's /32 is known across the mesh."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        out = tb.exec(server, ["ping", "-c", "1", "-W", "0.3", ip], check=False)
-        if out.returncode == 0:
-            return
-    raise TimeoutError(f"{ip} not reachable from {server} within {timeout} s")
 
 
 if __name__ == "__main__":
