@@ -58,4 +58,14 @@ if [ ${#missing[@]} -gt 0 ] || want_babeld; then
 fi
 babeld -V 2>&1 | head -n1
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test,report]'
+# A Debian system Python may lack pip, and marks itself externally managed
+# (PEP 668); the package goes into it anyway, as root, like the tools above.
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+fi
+pip_flags=(-q --disable-pip-version-check)
+if python3 -c 'import sys, sysconfig, os; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+    pip_flags+=(--break-system-packages)
+fi
+python3 -m pip install "${pip_flags[@]}" -e '.[test,report]'
