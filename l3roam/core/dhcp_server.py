@@ -217,6 +217,12 @@ class DhcpServer:
             return None
         return lease.ip, lease.expires
 
+    def remember(self, mac: str, ip: IPv4Address, expires: float, interface: str) -> None:
+        """Cache a lease the master confirmed another way (a claim on arrival, a
+        restart's reconcile), so this server can renew it while the master is down."""
+        if self._usable(ip) and expires > 0:
+            self._cache[mac] = _Lease(ip, expires, interface)
+
     def forget(self, mac: str) -> None:
         """Drop the offer and cached lease of ``mac`` (e.g. the master says it moved away)."""
         self._offers.pop(mac, None)

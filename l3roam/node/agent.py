@@ -170,6 +170,7 @@ class NodeAgent:
                 mac = str(ans.fields[Field.MAC])
                 expires = int(ans.fields.get(Field.EXPIRES, 0)) / 1000
                 self.roaming.handle(R.Bound(mac, ip, ifname, ans.seq, expires), self.clock())
+                self.dhcp.remember(mac, ip, expires, ifname)
                 self.roaming.handle(R.Departed(mac), self.clock())  # present only once seen again
         removed, _ = self.kernel.reconcile_host_routes(wanted, self.proto)
         event(log, "routes_reconciled", kept=len(wanted), removed=len(removed))
@@ -323,6 +324,8 @@ class NodeAgent:
                 else:
                     expires = int(ans.fields.get(Field.EXPIRES, 0)) / 1000
                     ev = R.ClaimAnswered(mac, ans.ok, ans.ip, ans.seq, expires, ans.reason)
+                    if ans.ok and ans.ip is not None:  # renewable from here if the master goes
+                        self.dhcp.remember(mac, ans.ip, expires, self.cfg.client_interface)
                     host = ans.fields.get(Field.HOSTNAME)
                     if ans.ok and host and self.dns is not None and ans.ip is not None:
                         self.dns.answerer.set_name(str(host), ans.ip)

@@ -48,8 +48,8 @@ class Lab:
     def __init__(self, tmp: Path):
         tag = f"l3rt-na{os.getpid() % 100000}"
         self.ap, self.host = f"{tag}-ap", f"{tag}-h"
-        self.clients = {"c1": f"{tag}-c1", "c2": f"{tag}-c2"}
-        self.macs = {"c1": "02:c1:00:00:00:01", "c2": "02:c2:00:00:00:02"}
+        self.clients = {"c1": f"{tag}-c1", "c2": f"{tag}-c2", "c3": f"{tag}-c3"}
+        self.macs = {"c1": "02:c1:00:00:00:01", "c2": "02:c2:00:00:00:02", "c3": "02:c3:00:00:00:03"}
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen] = {}
         self.dhcp: list[DhcpClient] = []
@@ -253,6 +253,29 @@ def test_restart_keeps_served_routes_and_removes_foreign_ones(lab):
     lab.start_node()
     assert wait_for(lambda: set(lab.routes()) == before, 10), lab.routes()
     assert wait_for(lambda: "event=routes_reconciled kept=2 removed=1" in lab.log("node"), 2)
+
+
+def test_master_down_cached_client_renews_new_client_gets_nothing(lab):
+    """While the master is unreachable: renewals from the agent's cache, no address for newcomers."""
+    import signal as sig
+
+    c1 = next(c for c in lab.dhcp if c.netns == lab.clients["c1"])
+    ip = c1.address()
+    renews_before = sum(1 for x in c1.lines() if x.startswith("renew"))
+    lab.procs.pop("master").kill()
+    try:
+        os.killpg(c1.proc.pid, sig.SIGUSR1)  # udhcpc: renew now (unicast to the server id)
+        assert wait_for(lambda: sum(1 for x in c1.lines() if x.startswith("renew")) > renews_before, 15)
+        assert c1.address() == ip
+        assert wait_for(lambda: f"event=client_bound mac={lab.macs['c1']} ip={ip}" in lab.log("node")
+                        and "from_cache=True" in lab.log("node"), 3)
+        newcomer = lab.client("udhcpc", "c3", "newcomer")
+        time.sleep(6)
+        assert newcomer.address() is None  # no address rather than a wrong one
+        assert not any("nak" in line.lower() for line in newcomer.lines())
+        newcomer.stop()
+    finally:
+        lab.start_master()  # same store: the rest of the module goes on
 
 
 def test_release_removes_the_route(lab):

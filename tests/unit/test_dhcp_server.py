@@ -544,3 +544,24 @@ def test_relayed_bind_is_marked_so_the_agent_installs_no_host_route():
     out = server.on_master_answer(ask.token, MasterAnswer("ok", A("10.99.0.9"), 600), now=0.01)
     bound = [a for a in out if isinstance(a, ClientBound)]
     assert len(bound) == 1 and bound[0].relayed is True
+
+
+def test_a_lease_remembered_from_a_claim_is_renewed_from_cache_while_the_master_is_down():
+    from ipaddress import IPv4Address as A, IPv4Network as N
+
+    from l3roam.core.dhcp_server import (ClientBound, DhcpServer, DhcpServerSettings, MasterAnswer,
+                                         Received, SendReply)
+    from l3roam.proto import dhcp
+
+    server = DhcpServer(DhcpServerSettings(server_id=A("10.99.0.1"), subnet=N("10.99.0.0/16")))
+    server.remember("02:00:00:00:00:0a", A("10.99.0.10"), 500.0, "cell0")
+    renew = dhcp.DhcpMessage(op=dhcp.Op.BOOTREQUEST, xid=3, chaddr=bytes.fromhex("02000000000a"),
+                             ciaddr=A("10.99.0.10"), options={53: bytes([3])})
+    acts = server.handle(renew, Received("cell0", "02:00:00:00:00:0a", A("10.99.0.10"), 68,
+                                         A("10.99.0.1")), now=100.0)
+    ask = next(a for a in acts if type(a).__name__ == "AskMaster")
+    out = server.on_master_answer(ask.token, MasterAnswer("unavailable"), now=102.0)
+    bound = [a for a in out if isinstance(a, ClientBound)]
+    assert bound and bound[0].from_cache and bound[0].ip == A("10.99.0.10")
+    ack = dhcp.decode(next(a for a in out if isinstance(a, SendReply)).payload)
+    assert ack.message_type is dhcp.MessageType.DHCPACK and ack.lease_time <= 398
