@@ -91,6 +91,7 @@ class NodeAgent:
             self.sel.register(monitor, selectors.EVENT_READ, "monitor")
         master.on_notice = self._on_notice
         self.http = None
+        self.hostapd: list = []
         self._gauges()
 
     def _gauges(self) -> None:
@@ -113,6 +114,11 @@ class NodeAgent:
         from l3roam.metrics_http import MetricsHttp
 
         self.http = MetricsHttp(host, port, self.metrics.render, self.sel)
+
+    def attach_hostapd(self, monitor) -> None:
+        """A hostapd control-socket monitor (``l3roam.node.hostapd``): Wi-Fi station events."""
+        self.hostapd.append(monitor)
+        self.sel.register(monitor, selectors.EVENT_READ, "hostapd")
 
     def attach_dhcp(self, dhcp_io) -> None:
         """The DHCP socket binds to the gateway's interface: attach it after ``start``."""
@@ -206,11 +212,16 @@ class NodeAgent:
                 elif key.data == "monitor":
                     for ev in self.monitor.read():
                         self._presence(ev, now)
+                elif key.data == "hostapd":
+                    for ev in key.fileobj.read():
+                        self._station(ev, now)
             except Exception:  # supervising loop: log with context and carry on
                 self.metrics.inc("errors_total", where=str(key.data))
                 log.exception("event=handler_failed source=%s", key.data)
         now = self.clock()
         try:
+            for h in self.hostapd:
+                h.tick()
             while self._delayed and self._delayed[0][0] <= now:
                 self.dhcp_io.send(heapq.heappop(self._delayed)[2])
             self.master.on_timer(now)
@@ -294,6 +305,17 @@ class NodeAgent:
                     or ev.mac == str(self.cfg.gateway_mac) or int(ev.mac[:2], 16) & 1:
                 return  # a known station, our own gateway MAC, or not a unicast MAC
             self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
+
+    def _station(self, ev, now: float) -> None:
+        """hostapd's AP-STA-CONNECTED / AP-STA-DISCONNECTED."""
+        from l3roam.node.hostapd import StationConnected
+
+        if isinstance(ev, StationConnected):
+            event(log, "station_associated", mac=ev.mac, port=ev.ifname)
+            self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
+        else:
+            event(log, "station_left", mac=ev.mac, port=ev.ifname)
+            self._roam(R.Departed(ev.mac), now)
 
     def _on_notice(self, n: MoveNotice) -> None:
         now = self.clock()

@@ -61,6 +61,7 @@ class HandoffConfig:
 class PresenceConfig:
     link_events: bool = True  # station ports appearing/disappearing (testbed, wired APs)
     bridge_fdb: bool = True  # first frame from a MAC learned on the client bridge
+    hostapd: list[Path] = field(default_factory=list)  # hostapd control sockets (Wi-Fi APs)
     departure_timeout_seconds: float = 5.0
 
 

@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     agent = NodeAgent(cfg, kernel, master, None, monitor, None)
     agent.start()
     agent.attach_dhcp(DhcpSocket(cfg.client_interface, cfg.gateway.ip, str(cfg.gateway_mac)))
+    if cfg.presence.hostapd:
+        from l3roam.node.hostapd import HostapdMonitor
+        for path in cfg.presence.hostapd:
+            agent.attach_hostapd(HostapdMonitor(path))
     if cfg.metrics_listen:
         agent.serve_metrics(cfg.metrics_listen.host, cfg.metrics_listen.port)
     if cfg.dns.enabled:

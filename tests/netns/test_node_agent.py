@@ -79,6 +79,10 @@ class Lab:
             sh("ip", "-n", ns, "link", "set", "wlan0", "up")
             sh("ip", "-n", ap, "link", "set", port, "alias", self.macs[name])
         self.write_configs()
+        import socket as _socket
+        self.hostapd = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)  # a scripted hostapd
+        self.hostapd.bind(str(self.tmp / "hostapd-wlan0"))
+        self.hostapd.settimeout(5)
         self.start_master()
         self.start_node()
         for name in self.clients:
@@ -113,6 +117,7 @@ dhcp: {{lease_seconds: 600, domain: mesh}}
 log_file: {self.tmp / 'node.log'}
 log_level: debug
 metrics_listen: 127.0.0.1:9469
+presence: {{hostapd: [{self.tmp / 'hostapd-wlan0'}]}}
 """)
 
     def spawn(self, name: str, *argv: str) -> None:
@@ -151,6 +156,7 @@ metrics_listen: 127.0.0.1:9469
         return c
 
     def down(self) -> None:
+        self.hostapd.close() if hasattr(self, "hostapd") else None
         for c in self.dhcp:
             c.stop()
         for p in self.procs.values():
@@ -284,3 +290,29 @@ def test_release_removes_the_route(lab):
     c1.release()
     assert wait_for(lambda: ip not in lab.routes(), 5), lab.routes()
     assert wait_for(lambda: f"event=lease_release mac={lab.macs['c1']}" in lab.log("master"), 2)
+
+
+def test_hostapd_station_event_makes_the_agent_claim_the_client(lab):
+    """A Wi-Fi association reported on hostapd's control socket reaches the master as a claim."""
+    clients = set()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # every agent start sent ATTACH; answer the latest
+        try:
+            msg, addr = lab.hostapd.recvfrom(64)
+        except TimeoutError:
+            break
+        if msg == b"ATTACH":
+            clients.add(addr)
+            lab.hostapd.settimeout(0.5)
+    assert clients, "the agent never attached to hostapd"
+    for addr in clients:
+        try:
+            lab.hostapd.sendto(b"OK\n", addr)
+            lab.hostapd.sendto(b"<3>AP-STA-CONNECTED 02:99:00:00:00:09", addr)
+        except OSError:
+            pass  # an earlier agent process is gone
+    line = "event=station_associated mac=02:99:00:00:00:09 port=hostapd-wlan0"
+    assert wait_for(lambda: line in lab.log("node"), 5), lab.log("node")[-2000:]
+    # no lease for that MAC: the master refuses the claim, and no route appears
+    assert wait_for(lambda: "event=claim_answered mac=02:99:00:00:00:09 ok=False" in lab.log("node")
+                    and "reason=no_lease" in lab.log("node"), 5)
