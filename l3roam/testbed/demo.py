@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)  # also when started with SIGINT ignored (background)
     topo = topology.load(args.topology, prefix=args.prefix)
     client = topo.clients[0]
     hops = topo.hops(topo.aps[0])

@@ -91,3 +91,31 @@ def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
             dhcp.stop()
         tb.down()
         assert list_netns(prefix) == []
+
+
+def test_ctrl_c_in_the_middle_of_the_demo_tears_everything_down():
+    import signal
+
+    prefix = f"l3rt-dc{os.getpid() % 10000:04d}-"
+    proc = subprocess.Popen([sys.executable, "-m", "l3roam", "demo", "--roams", "10", "--prefix", prefix],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        seen = []
+        for line in proc.stdout:  # wait until the roaming has started
+            seen.append(line)
+            if "roam  1:" in line:
+                break
+        assert any("roam  1:" in x for x in seen), "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        assert proc.wait(60) == 130
+        assert "interrupted: tearing down" in rest and "testbed removed" in rest
+        assert list_netns(prefix) == []
+        left = subprocess.run(["pgrep", "-f", f"/run/l3roam/{prefix.rstrip('-')}/"], capture_output=True)
+        assert left.returncode == 1, left.stdout  # no babeld of that run is left
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        subprocess.run([sys.executable, "-m", "l3roam", "testbed", "clean", "--prefix", prefix],
+                       capture_output=True, cwd=ROOT)
