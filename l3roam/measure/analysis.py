@@ -102,6 +102,29 @@ def analyse(sent: dict[int, float], arrivals: list[Arrival], roams: list[float])
     return out
 
 
+def loss_runs(sent: dict[int, float], arrivals: list[Arrival], roam: float,
+              window: tuple[float, float]) -> list[tuple[float, int]]:
+    """Runs of consecutive lost packets sent in ``window``: (start ms after ``roam``, count).
+
+    Shows *when* a roam lost its packets: at the move itself (detection,
+    claim, redirect) or later (a routing change such as the old AP's
+    withdrawal).
+    """
+    got = {a.seq for a in arrivals}
+    lo, hi = window
+    lost = sorted(s for s, t in sent.items() if lo <= t < hi and s not in got)
+    runs: list[tuple[float, int]] = []
+    prev = None
+    for s in lost:
+        if prev is not None and s == prev + 1:
+            start, n = runs[-1]
+            runs[-1] = (start, n + 1)
+        else:
+            runs.append((round((sent[s] - roam) * 1000, 1), 1))
+        prev = s
+    return runs
+
+
 def from_probe_files(send_data: dict, recv_data: dict) -> tuple[dict[int, float], list[Arrival]]:
     """Convert the probes' JSON (nanoseconds) to ``analyse``'s input (seconds).
 

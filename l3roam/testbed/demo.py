@@ -41,6 +41,7 @@ def say(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from l3roam.measure.analysis import from_probe_files, loss_runs
     from l3roam.measure.session import run_session
     from l3roam.measure.table import format_table
     from l3roam.testbed import topology
@@ -96,10 +97,18 @@ def run(args: argparse.Namespace) -> int:
             ok = alive or (failed_at is not None and r.window[1] * 1e9 < failed_at)
             tcp_col.append("yes" if ok else "no")
         before = [ip0] + addresses[:-1]
+        workdir = tb.run_dir / "session"
+        sent, arrivals = from_probe_files(json.loads((workdir / "send.json").read_text()),
+                                          json.loads((workdir / "recv.json").read_text()))
+        runs = [loss_runs(sent, arrivals, r.at, r.window) for r in result.roams]
+        when = [" ".join(f"+{start:.0f}({n})" for start, n in rr) or "-" for rr in runs]
         table = format_table(result.roams, [(m.src, m.dst) for m in result.moves],
-                             {"tcp alive": tcp_col, "addr before": before, "addr after": addresses})
+                             {"tcp alive": tcp_col, "addr before": before, "addr after": addresses,
+                              "lost at ms (n)": when})
         say("")
         say(table)
+        say("(lost at ms (n): runs of lost probes, when they began after the move and how many; a run "
+            "about 1 s after a move is the old AP's babel withdrawal, docs/node.md)")
         gaps = [r.gap_ms for r in result.roams]
         if gaps:
             say(f"\ngap median {statistics.median(gaps):.0f} ms, worst {max(gaps):.0f} ms; "
@@ -108,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{tcp.get('longest_stall_ms')} ms; address {ip0} -> {ip1}")
         if args.json:
             Path(args.json).write_text(json.dumps({
-                "roams": [r.__dict__ for r in result.roams], "tcp": tcp, "ip_before": ip0,
+                "roams": [r.__dict__ for r in result.roams], "loss_runs": runs, "tcp": tcp,
+                "ip_before": ip0,
                 "ip_after": ip1, "moves": [m.__dict__ for m in result.moves],
                 "handoff": not args.no_handoff}, default=str, indent=1))
         say(f"done in {time.monotonic() - t_start:.0f} s")

@@ -58,3 +58,14 @@ def test_from_probe_files():
     recv = {"arrivals": [[0, 1_000_000_000, 1_001_000_000]]}
     sent, arr = from_probe_files(send, recv)
     assert sent == {0: 1.0, 1: 1.01} and arr == [Arrival(0, 1.001)]
+
+
+def test_loss_runs_say_when_a_roam_lost_its_packets():
+    from l3roam.measure.analysis import Arrival, loss_runs
+
+    sent = {s: 10.0 + s * 0.01 for s in range(300)}  # 100/s from t = 10 s
+    lost = set(range(100, 104)) | set(range(215, 230))  # at the move, and 1.15 s later
+    arrivals = [Arrival(s, t + 0.001) for s, t in sent.items() if s not in lost]
+    runs = loss_runs(sent, arrivals, roam=11.0, window=(10.0, 13.0))
+    assert runs == [(0.0, 4), (1150.0, 15)]
+    assert loss_runs(sent, arrivals, roam=11.0, window=(10.0, 11.0)) == []
