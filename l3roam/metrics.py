@@ -24,17 +24,6 @@ class Histogram:
         self.total += value
         self.n += 1
 
-    def quantile(self, q: float) -> float:
-        """Upper bound of the bucket holding quantile q (coarse, for logs)."""
-        if not self.n:
-            return 0.0
-        rank, acc = q * self.n, 0
-        for i, c in enumerate(self.counts):
-            acc += c
-            if acc >= rank:
-                return self.buckets[i] if i < len(self.buckets) else float("inf")
-        return float("inf")
-
 
 class Registry:
     def __init__(self, prefix: str):

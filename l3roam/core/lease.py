@@ -108,18 +108,11 @@ class LeaseTable:
         return lease.expires + self.policy.grace_seconds
 
     # ---- queries -----------------------------------------------------------
-    def in_pool(self, ip: IPv4Address) -> bool:
-        i = int(ip)
-        return any(p.first <= i <= p.last for p in self.pools)
-
     def owner_of(self, ip: IPv4Address) -> str | None:
         return self._owner.get(int(ip))
 
     def lease_of(self, mac: str) -> Lease | None:
         return self.by_mac.get(mac)
-
-    def quarantined(self) -> dict[IPv4Address, float]:
-        return {IPv4Address(i): t for i, t in self._quarantine.items()}
 
     def _why_unavailable(self, i: int, mac: str, now: float) -> str | None:
         """None when ``mac`` may take integer address ``i`` now, else the reason."""

@@ -31,12 +31,11 @@ from typing import Callable
 
 from l3roam.errors import AuthenticationError, MalformedPacket, MasterUnavailable
 from l3roam.log import event
-from l3roam.proto.control import (MAX_DATAGRAM, Codec, Field, LeaseOp, Message, MessageType,
+from l3roam.proto.control import (MASTER_ID, MAX_DATAGRAM, Codec, Field, LeaseOp, Message, MessageType,
                                   ReplayGuard, Status, decode)
 
 log = logging.getLogger("l3roam.client")
 
-MASTER_ID = "master"
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,6 @@ class MasterClient:
         self._notices_seen: OrderedDict[int, float] = OrderedDict()
         self.dropped = 0
         self.retransmits = 0
-        self.rtt: list[float] = []  # last answers' round-trip times, for metrics
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -202,11 +200,8 @@ class MasterClient:
             if msg.response:
                 o = self.outstanding.pop(msg.request_id, None)
                 if o is not None:
-                    self.rtt.append(now - o.sent_at)
                     if not o.retransmitted:
                         self._sample(now - o.sent_at)
-                    if len(self.rtt) > 4096:
-                        del self.rtt[:2048]
                     o.callback(Answer.of(msg))
             elif msg.type is MessageType.MOVED:
                 self._on_moved(msg, peer, now)

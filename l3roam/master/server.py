@@ -35,11 +35,10 @@ from l3roam.master.service import MasterService
 from l3roam.master.store import Batch, LeaseStore
 from l3roam.metrics import Registry
 from l3roam.metrics_http import MetricsHttp
-from l3roam.proto.control import MAX_DATAGRAM, Codec, Message, MessageType, ReplayGuard, decode
+from l3roam.proto.control import MASTER_ID, MAX_DATAGRAM, Codec, Message, MessageType, ReplayGuard, decode
 
 log = logging.getLogger("l3roam.master")
 
-MASTER_ID = "master"
 DRAIN_MAX = 2048
 SWEEP_SECONDS = 1.0
 

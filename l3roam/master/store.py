@@ -73,9 +73,6 @@ class Batch:
             self.senders[sender] = max(seq, self.senders.get(sender, 0))
         self.notices.update(later.notices)
 
-    def size(self) -> int:
-        return (len(self.leases) + len(self.quarantine) + len(self.locations) + len(self.nodes)
-                + len(self.senders) + len(self.notices))
 
 
 @dataclass

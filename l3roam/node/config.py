@@ -10,6 +10,7 @@ from typing import Literal
 from l3roam.config import Endpoint, MacAddress, load_file
 from l3roam.errors import ConfigProblem
 from l3roam.master.config import check_key, read_key
+from l3roam.proto.control import MASTER_ID
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class NodeConfig:
 
     def check(self) -> list[ConfigProblem]:
         out = check_key(self.key, self.key_file)
-        if not 1 <= len(self.node_id.encode()) <= 64 or self.node_id == "master":
+        if not 1 <= len(self.node_id.encode()) <= 64 or self.node_id == MASTER_ID:
             out.append(ConfigProblem("node_id", "must be 1..64 bytes and not 'master'"))
         if len(self.client_interface) > 15:
             out.append(ConfigProblem("client_interface", "interface names have at most 15 characters"))

@@ -37,7 +37,6 @@ See docs/protocol.md for every message type and its fields.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ MAC_LEN = 32
 MAX_DATAGRAM = 8192
 MAX_SENDER = 64
 FLAG_RESPONSE = 0x01
+MASTER_ID = "master"  # the master's sender id; nodes accept answers and notices only from it
 _TLV = struct.Struct("!BH")
 
 
@@ -318,15 +318,3 @@ class ReplayGuard:
         if age >= self.window or (bits >> age) & 1:
             raise AuthenticationError("replay", f"sequence {msg.seq} from {msg.sender} already seen")
         self._seen[msg.sender] = bits | (1 << age)
-
-    def high(self, sender: str) -> int | None:
-        return self._high.get(sender)
-
-
-def response_to(req: Message, fields: dict[Field, object]) -> Message:
-    return Message(MessageType.REPLY, "", req.request_id, fields, response=True)
-
-
-def key_digest(key: bytes) -> str:
-    """A short fingerprint of a key, for logs (never the key itself)."""
-    return hashlib.sha256(b"l3roam-key-id" + key).hexdigest()[:12]
