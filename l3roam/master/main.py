@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 
-from l3roam.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,12 +17,8 @@ def run(args: argparse.Namespace) -> int:
     from l3roam import log as kvlog
     from l3roam.master import config as mconfig
 
-    try:
-        cfg = mconfig.load(args.config)
-        key = cfg.shared_key()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    cfg = mconfig.load(args.config)  # a ConfigError ends in l3roam.cli.main: message, exit 2
+    key = cfg.shared_key()
     if args.check_config:
         print(f"{args.config}: ok ({len(cfg.pools)} pool(s), store {cfg.store.backend} "
               f"at {cfg.store.path})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import threading
 
 
@@ -17,15 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from l3roam import log as kvlog
-    from l3roam.errors import ConfigError, ExternalToolError
     from l3roam.node import config as nconfig
 
-    try:
-        cfg = nconfig.load(args.config)
-        key = cfg.shared_key()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    cfg = nconfig.load(args.config)  # a ConfigError ends in l3roam.cli.main: message, exit 2
+    key = cfg.shared_key()
     if args.check_config:
         print(f"{args.config}: ok (node {cfg.node_id}, clients on {cfg.client_interface}, "
               f"master {cfg.master})")
@@ -34,11 +28,7 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("l3roam.node")
     from l3roam.babel.version import require_babeld
 
-    try:
-        require_babeld()
-    except ExternalToolError as exc:
-        print(f"l3roam node: {exc}", file=sys.stderr)
-        return 2
+    require_babeld()  # too old or missing: l3roam.cli.main says so and exits 2
 
     from l3roam.kernel import LinkMonitor, NetlinkKernel
     from l3roam.master.client import MasterClient
