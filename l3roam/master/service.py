@@ -66,6 +66,11 @@ class MasterService:
         self.pending: dict[int, PendingNotice] = {}  # request id -> notice awaiting an ack
         self._answers: OrderedDict[tuple[str, int], tuple[float, dict[Field, object]]] = OrderedDict()
         self._next_rid = 1
+        self._handlers = {
+            MessageType.HELLO: self._hello, MessageType.LEASE: self._lease,
+            MessageType.CLAIM: self._claim, MessageType.QUERY: self._query,
+            MessageType.LIST: self._list,
+        }
         for n in snapshot.notices:
             self._queue_notice(n, n.created)
         for name, text in (
@@ -89,11 +94,7 @@ class MasterService:
             self.metrics.inc("duplicates_total")
             return cached[1]
         self.metrics.inc("requests_total", type=msg.type.name.lower())
-        handler = {
-            MessageType.HELLO: self._hello, MessageType.LEASE: self._lease,
-            MessageType.CLAIM: self._claim, MessageType.QUERY: self._query,
-            MessageType.LIST: self._list,
-        }.get(msg.type)
+        handler = self._handlers.get(msg.type)
         if handler is None:
             reply = _refused("unexpected_type")
         else:
