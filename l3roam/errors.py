@@ -87,3 +87,10 @@ class ExternalToolError(L3roamError):
 
 class MasterUnavailable(L3roamError):
     """The lease master did not answer within the retry budget."""
+
+
+class VmUnavailable(L3roamError):
+    """A run needs a virtual machine (a kernel feature the host lacks) and it cannot be started.
+
+    The message names the Debian package that is missing.
+    """

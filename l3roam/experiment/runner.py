@@ -24,6 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from l3roam.experiment import batman, behaviour
 from l3roam.experiment import costs as cost
 from l3roam.experiment import designs
 from l3roam.experiment.session import measure_roams, tcp_alive_at
@@ -32,7 +33,7 @@ from l3roam.testbed import topology
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.topology import CLIENT_IFNAME, Topology
 
-ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
+ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "client", "orig_interval", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
                "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
                "up_gap_ms", "up_lost", "up_sent", "up_dup", "up_reord", "tcp_alive", "addr_after"]
 
@@ -69,11 +70,15 @@ def machine_info() -> dict:
         if line.startswith("MemTotal:"):
             mem_kib = int(line.split()[1])
     ok, why = designs.batman_available()
+    seg6, seg6_why = designs.seg6_available()
+    from l3roam.vm.uml import ENV_HOST_KERNEL, ENV_VM
     return {
+        "vm": os.environ.get(ENV_VM) or None, "host_kernel": os.environ.get(ENV_HOST_KERNEL) or platform.release(),
         "hostname": platform.node(), "kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(),
         "memory_mib": mem_kib // 1024, "python": platform.python_version(),
         "babeld": ".".join(map(str, installed_version())), "os": first_line(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
         "dnsmasq": first_line(["dnsmasq", "--version"]).split("  ")[0], "batman_adv": ok, "batman_adv_detail": why,
+        "batman_adv_version": batman.module_version(), "seg6": seg6, "seg6_detail": seg6_why,
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
     }
 
@@ -97,7 +102,7 @@ class Runner:
 
     # ------------------------------------------------------------------ scenarios
 
-    def run_all(self) -> dict:
+    def run_all(self, scale: bool = True) -> dict:
         self.out.mkdir(parents=True, exist_ok=True)
         meta = machine_info()
         meta["title"] = self.spec.title
@@ -120,6 +125,10 @@ class Runner:
         for rep in range(self.spec.roams.repetitions):
             for sc in scenarios:
                 n += 1
+                if sc.kind == "l3roam" and sc.handoff and meta.get("seg6") is False:
+                    meta["skipped"].append(f"{sc.name}: this kernel has no SRv6 lightweight tunnels ({meta['seg6_detail']})")
+                    self.say(f"({n}/{total}) {sc.name}: skipped, no SRv6 in this kernel")
+                    continue
                 if sc.kind == "batman" and not meta["batman_adv"]:
                     meta["skipped"].append(f"{sc.name}: batman-adv absent ({meta['batman_adv_detail']})")
                     self.say(f"({n}/{total}) {sc.name}: skipped, batman-adv absent")
@@ -136,7 +145,7 @@ class Runner:
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
         if self.spec.costs.enabled:
             self.run_costs()
-        if self.spec.scale.enabled:
+        if self.spec.scale.enabled and scale:
             self.run_scale()
         meta["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         meta["seconds"] = round(time.monotonic() - self.say.t0)
@@ -164,14 +173,26 @@ class Runner:
         tb = Testbed(topo)
         if sc.kind == "subnets":
             designs.patch_babeld_for_subnets(tb)
+        if sc.kind == "batman":
+            batman.drop_babeld(tb)
         workdir = self.out / "runs" / f"{sc.name}-{rep + 1}"
         dhcp = None
         l2 = None
         dep = None
+        bat = None
+        talker = None
+        bat_info: dict | None = None
         try:
             tb.up()
-            conv = tb.wait_converged(max(30.0, 12 * hello))
-            self.say(f"  {len(topo.routers)} routers up, babel (hello {hello:g} s) converged in {conv:.1f} s")
+            if sc.kind == "batman":
+                bat = batman.BatmanMesh(tb, batman.BatmanSettings(
+                    orig_interval_ms=sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS)).setup()
+                conv = bat.wait_converged()
+                self.say(f"  {len(topo.routers)} routers up, batman-adv (orig_interval "
+                         f"{bat.settings.orig_interval_ms} ms) converged in {conv:.1f} s")
+            else:
+                conv = tb.wait_converged(max(30.0, 12 * hello))
+                self.say(f"  {len(topo.routers)} routers up, babel (hello {hello:g} s) converged in {conv:.1f} s")
             if sc.kind == "l3roam":
                 dep = Deployment(tb, handoff=sc.handoff).start()
             elif sc.kind == "l2":
@@ -186,6 +207,8 @@ class Runner:
             ip0 = dhcp.wait_bound(30)
             reach = tb.wait_reachable(topo.server, ip0)
             self.say(f"  {client.name} got {ip0} at {client.first_ap}; reachable after {reach:.1f} s")
+            if sc.client != "talks":
+                talker = behaviour.QuietClient(tb, client.name, str(topo.router(topo.server).loopback), sc.talk_delay)
             addresses: list[str | None] = []
             redhcp_ms: list[float] = []
 
@@ -193,6 +216,10 @@ class Runner:
                 nonlocal dhcp
                 if l2 is not None:
                     l2.announce(rec.dst, str(client.mac))
+                if bat is not None:
+                    bat.announce(client.name)
+                if talker is not None and sc.client == "later":
+                    talker.talk_later()
                 if sc.kind == "subnets":
                     t = time.monotonic()
                     n0 = len(dhcp.lines())
@@ -212,15 +239,23 @@ class Runner:
             agent_pids = [p.pid for p in (dep.procs.values() if dep else [])]  # type: ignore[attr-defined]
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
+            talks = sc.client == "talks"
             res = measure_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
-                                upstream=t.upstream, tcp=t.tcp)
+                                upstream=t.upstream and talks, tcp=t.tcp and talks)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             tables = cost.table_sizes(tb)
+            if bat is not None:
+                bat_info = {**bat.evidence(), "tables": bat.tables(), "client_at_end": bat.client_in_tables(client.name),
+                            "client_mac": str(client.mac)}
         finally:
+            if talker is not None:
+                talker.close()
             if dhcp is not None:
                 dhcp.stop()
             if l2 is not None:
                 l2.close()
+            if bat is not None:
+                bat.close()
             tb.down()
         roams = []
         for i, m in enumerate(res.moves):
@@ -241,14 +276,18 @@ class Runner:
             })
         rates = cost.rates(snap0, snap1, len(topo.links), len(topo.routers), len(agent_pids))
         rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
-               "hello": hello, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
+               "hello": hello if sc.kind != "batman" else None, "client": sc.client,
+               "talk_delay": sc.talk_delay if sc.client == "later" else None,
+               "orig_interval": (sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS) if sc.kind == "batman" else None,
+               "batman": bat_info, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
                "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,
                "tables": tables, "roams": roams, "dir": str(workdir.relative_to(self.out))}
         gaps = sorted(x["down_gap_ms"] for x in roams if x["down_gap_ms"] is not None)
         tcp_ok = res.tcp.get("alive") if res.tcp else None
         self.say(f"  gaps (down) {', '.join(f'{g:.0f}' for g in gaps)} ms; TCP "
-                 f"{'alive' if tcp_ok else 'broken'}; babel {rates['babel_bytes_per_s_per_link']:.0f} B/s per link")
+                 f"{'alive' if tcp_ok else 'broken' if res.tcp else 'off'}; control "
+                 f"{rates['control_bytes_per_s_per_link']:.0f} B/s per link")
         return rec
 
     # ------------------------------------------------------------------ costs

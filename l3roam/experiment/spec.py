@@ -11,7 +11,15 @@ A scenario is one roaming design on the experiment's testbed:
 - ``l2``: one broadcast domain across the mesh (a bridge per AP and VXLAN over
   the babel-routed loopbacks), one gateway and DHCP server on the traffic
   server's router: a stand-in for batman-adv;
-- ``batman``: batman-adv itself; skipped (and said so) where the kernel lacks it.
+- ``batman``: batman-adv itself (``l3roam.experiment.batman``); ``orig_interval``
+  (ms) sets its OGM interval.  Where the host kernel lacks batman-adv, the
+  whole experiment runs in a user-mode Linux VM (``l3roam.vm``).
+
+``client`` is what the client does after each move, for every design:
+``talks`` (UDP both ways and a TCP stream: it sends at once), ``silent``
+(it sends nothing: downstream UDP only, its IPv6 off so that the kernel's
+router solicitations do not speak for it) or ``later`` (silent, then one
+UDP datagram to the server ``talk_delay`` seconds after the move).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Literal
 from l3roam.errors import ConfigProblem
 
 Kind = Literal["l3roam", "subnets", "l2", "batman"]
+ClientBehaviour = Literal["talks", "silent", "later"]
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,18 @@ class ScenarioSpec:
     kind: Kind = "l3roam"
     handoff: bool = True
     hello: float | None = None  # babel hello interval (s); None: the testbed's
+    orig_interval: int | None = None  # batman-adv OGM interval (ms); None: batman-adv's default, 1000
+    client: ClientBehaviour = "talks"
+    talk_delay: float = 1.0  # seconds after the move when a ``later`` client sends
 
     def check(self) -> list[ConfigProblem]:
         p = []
+        if self.orig_interval is not None and (self.kind != "batman" or not 50 <= self.orig_interval <= 60000):
+            p.append(ConfigProblem("orig_interval", "batman scenarios only, between 50 and 60000 ms"))
+        if self.kind == "subnets" and self.client != "talks":
+            p.append(ConfigProblem("client", "a subnets client runs DHCP after each move, so it always talks"))
+        if not 0.05 <= self.talk_delay <= 30:
+            p.append(ConfigProblem("talk_delay", "between 0.05 and 30 seconds"))
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             p.append(ConfigProblem("name", "letters, digits, '-', '_' and '.' only"))
         if self.hello is not None and not 0.05 <= self.hello <= 60:
