@@ -79,6 +79,7 @@ def machine_info() -> dict:
         "babeld": ".".join(map(str, installed_version())), "os": first_line(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
         "dnsmasq": first_line(["dnsmasq", "--version"]).split("  ")[0], "batman_adv": ok, "batman_adv_detail": why,
         "batman_adv_version": batman.module_version(), "seg6": seg6, "seg6_detail": seg6_why,
+        "handoff_encapsulation": "SRv6 (seg6)" if seg6 else "IPv4-in-IPv6 tunnels (ip6tnl; no SRv6 in this kernel)",
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
     }
 
@@ -125,10 +126,6 @@ class Runner:
         for rep in range(self.spec.roams.repetitions):
             for sc in scenarios:
                 n += 1
-                if sc.kind == "l3roam" and sc.handoff and meta.get("seg6") is False:
-                    meta["skipped"].append(f"{sc.name}: this kernel has no SRv6 lightweight tunnels ({meta['seg6_detail']})")
-                    self.say(f"({n}/{total}) {sc.name}: skipped, no SRv6 in this kernel")
-                    continue
                 if sc.kind == "batman" and not meta["batman_adv"]:
                     meta["skipped"].append(f"{sc.name}: batman-adv absent ({meta['batman_adv_detail']})")
                     self.say(f"({n}/{total}) {sc.name}: skipped, batman-adv absent")
@@ -243,6 +240,7 @@ class Runner:
             res = measure_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
                                 upstream=t.upstream and talks, tcp=t.tcp and talks)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
+            self.say(f"  traffic done ({res.received_down}/{res.sent_down} probes down); reading tables")
             tables = cost.table_sizes(tb)
             if bat is not None:
                 bat_info = {**bat.evidence(), "tables": bat.tables(), "client_at_end": bat.client_in_tables(client.name),

@@ -49,6 +49,7 @@ def init_script(argv: Sequence[str], cwd: str, env: Mapping[str, str], modules_d
         f"chmod 755 {WRAPPER_DIR}/modprobe",
         f"echo {WRAPPER_DIR}/modprobe > /proc/sys/kernel/modprobe",
         "ip link set lo up",
+        "echo 1 > /proc/sys/kernel/printk  # kernel messages (batman-adv's notices) off the console",
     ]
     for d in [control, *writable]:
         lines += [f"mkdir -p {q(d)} 2>/dev/null", f"mount -t hostfs -o {q(d)} hostfs {q(d)}"]
