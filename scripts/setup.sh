@@ -47,7 +47,10 @@ Pin-Priority: 990
 PIN
 fi
 
-pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base)
+# user-mode-linux and batctl: the VM (a stock Debian kernel with batman-adv, netem) for
+# experiments that need what the host kernel lacks (l3roam.vm, docs/vm.md)
+pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base
+      user-mode-linux batctl busybox)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -45,6 +45,14 @@ def _requirement_problems(item: pytest.Item) -> list[str]:
         p = _babeld_problem()
         if p:
             problems.append(p)
+    if any(item.iter_markers(name="vm")):
+        from l3roam.errors import VmUnavailable
+        from l3roam.vm.uml import find_uml
+
+        try:
+            find_uml()
+        except VmUnavailable as exc:
+            problems.append(str(exc))
     if any(item.iter_markers(name="dhcpclient")):
         for exe in ("udhcpc", "dhclient"):
             if not shutil.which(exe):

@@ -137,21 +137,27 @@ class BatmanMesh:
         return self
 
     def wait_converged(self, timeout: float = 60.0) -> float:
-        """Seconds until every router has every other router as an originator."""
+        """Seconds until every router has every other as an originator and every AP has chosen the gateway."""
         t0 = time.monotonic()
         want = len(self.topo.routers) - 1
         while True:
             counts = {r.name: len(self.originators(r.name)) for r in self.topo.routers}
-            if all(n >= want for n in counts.values()):
+            if all(n >= want for n in counts.values()) and all(
+                    self.gateway_selected(ap) for ap in self.topo.aps if ap != self.gateway_node):
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout:
                 raise ExternalToolError(f"batman-adv did not converge in {timeout} s: originators per router {counts}")
             time.sleep(0.2)
 
+    def gateway_selected(self, node: str) -> bool:
+        out = batctl(self.tb, node, "gateways", "-H", check=False).stdout
+        return any(line.lstrip().startswith("*") for line in out.splitlines())
+
     def originators(self, node: str) -> list[str]:
+        """Originators this router has a best next hop for (batctl marks the best line with ``*``)."""
         out = batctl(self.tb, node, "originators", "-H", check=False).stdout
-        return sorted({m.group(0) for line in out.splitlines()
-                       if (m := re.search(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", line))})
+        return sorted({m.group(0) for line in out.splitlines() if line.lstrip().startswith("*")
+                       and (m := re.search(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", line))})
 
     def announce(self, client: str) -> None:
         """The new AP's Layer 2 Update frame for ``client``, entering its bridge on the station port."""

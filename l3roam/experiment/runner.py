@@ -139,6 +139,7 @@ class Runner:
                            "roams": []}
                 runs.append(rec)
                 self._write_runs(runs)
+        meta["batman_adv_version"] = batman.module_version() or meta.get("batman_adv_version")  # loaded by now
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
         if self.spec.costs.enabled:
             self.run_costs()
