@@ -184,7 +184,8 @@ class Runner:
             tb.up()
             if sc.kind == "batman":
                 bat = batman.BatmanMesh(tb, batman.BatmanSettings(
-                    orig_interval_ms=sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS)).setup()
+                    orig_interval_ms=sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS,
+                    distributed_arp_table=sc.dat)).setup()
                 conv = bat.wait_converged()
                 self.say(f"  {len(topo.routers)} routers up, batman-adv (orig_interval "
                          f"{bat.settings.orig_interval_ms} ms) converged in {conv:.1f} s")
@@ -278,7 +279,7 @@ class Runner:
                "hello": hello if sc.kind != "batman" else None, "client": sc.client,
                "talk_delay": sc.talk_delay if sc.client == "later" else None,
                "orig_interval": (sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS) if sc.kind == "batman" else None,
-               "batman": bat_info, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
+               "batman": bat_info, "dat": sc.dat if sc.kind == "batman" else None, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
                "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,
                "tables": tables, "roams": roams, "dir": str(workdir.relative_to(self.out))}
@@ -294,7 +295,26 @@ class Runner:
         from l3roam.experiment.clientcost import run_costs
 
         topo = scenario_topology(self.base, self.spec.prefix, self.spec.costs.hello, self.tb_path.parent)
-        run_costs(self.spec.costs, topo, self.out, self.say)
+        designs_ = self.spec.costs.designs
+        if "l3roam" in designs_:
+            run_costs(self.spec.costs, topo, self.out, self.say)
+        if "batman" in designs_:
+            from l3roam.experiment.batmancost import run_batman_costs
+
+            try:
+                pts = run_batman_costs(self.spec.costs, topo, self.say)
+            except Exception as exc:  # recorded; the experiment carries on
+                self.say(f"  batman-adv costs FAILED: {type(exc).__name__}: {exc}")
+                pts = [{"design": "batman", "error": f"{type(exc).__name__}: {exc}"}]
+            path = self.out / "costs.json"
+            old = json.loads(path.read_text()) if path.exists() and "l3roam" in designs_ else []
+            allp = [{"design": "l3roam", **x} if "design" not in x else x for x in old] + pts
+            path.write_text(json.dumps(allp, indent=1))
+            fields = list(dict.fromkeys(k for x in allp for k in x))
+            with open(self.out / "costs.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+                w.writeheader()
+                w.writerows(allp)
 
     def run_scale(self) -> None:
         from l3roam.experiment.scale import run_scale

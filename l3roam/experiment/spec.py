@@ -41,6 +41,7 @@ class ScenarioSpec:
     handoff: bool = True
     hello: float | None = None  # babel hello interval (s); None: the testbed's
     orig_interval: int | None = None  # batman-adv OGM interval (ms); None: batman-adv's default, 1000
+    dat: bool = True  # batman-adv's distributed ARP table (batman scenarios)
     client: ClientBehaviour = "talks"
     talk_delay: float = 1.0  # seconds after the move when a ``later`` client sends
 
@@ -94,9 +95,12 @@ class CostSpec:
     roam_rates: tuple[float, ...] = (0.0, 5.0, 20.0)  # lightweight roams per second (at the most clients)
     window: float = 8.0  # seconds each point is measured
     hello: float | None = None
+    designs: tuple[Literal["l3roam", "batman"], ...] = ("l3roam",)  # batman: station MACs behind the APs
 
     def check(self) -> list[ConfigProblem]:
         p = []
+        if not self.designs:
+            p.append(ConfigProblem("designs", "at least one of l3roam, batman"))
         if any(c < 0 or c > 20000 for c in self.clients):
             p.append(ConfigProblem("clients", "between 0 and 20000"))
         if self.window < 1:
