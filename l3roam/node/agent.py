@@ -43,7 +43,7 @@ from l3roam.proto.control import Field, LeaseOp, MessageType
 log = logging.getLogger("l3roam.node")
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-QUIET_METRIC = 50  # the unannounced redirect (LAB-NOTES: metric 50, not our protocol)
+QUIET_METRIC = 50  # the unannounced redirect: metric 50, not our protocol (docs/node-kernel.md)
 _OPS = {"offer": LeaseOp.OFFER, "bind": LeaseOp.BIND, "release": LeaseOp.RELEASE,
         "decline": LeaseOp.DECLINE, "inform": LeaseOp.INFORM}
 
