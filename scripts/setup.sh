@@ -27,11 +27,14 @@ PY
 
 # Debian 12's babeld 1.12.1 withdraws the wrong prefix (fixed in 1.12.2); take
 # babeld from Debian 13, pinned so that nothing else is upgraded from it.
+# The mirror is the one this machine's apt already uses (a local mirror or a
+# proxy keeps working); L3ROAM_DEBIAN_MIRROR overrides it.
 codename=$(. /etc/os-release; echo "${VERSION_CODENAME:-}")
 if [ "$codename" = bookworm ] && [ ! -f /etc/apt/sources.list.d/l3roam-trixie.sources ]; then
-    cat > /etc/apt/sources.list.d/l3roam-trixie.sources <<'SRC'
+    mirror=${L3ROAM_DEBIAN_MIRROR:-$(python3 scripts/apt_mirror.py "$codename")}
+    cat > /etc/apt/sources.list.d/l3roam-trixie.sources <<SRC
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -47,10 +50,11 @@ Pin-Priority: 990
 PIN
 fi
 
-# user-mode-linux and batctl: the VM (a stock Debian kernel with batman-adv, netem) for
-# experiments that need what the host kernel lacks (l3roam.vm, docs/vm.md)
+# systemd: systemd-analyze verify checks the shipped units (tests).
+# user-mode-linux, batctl, busybox: the VM (a stock Debian kernel with batman-adv,
+# netem) for experiments that need what the host kernel lacks (l3roam.vm, docs/vm.md)
 pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base
-      user-mode-linux batctl busybox)
+      systemd user-mode-linux batctl busybox)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -27,10 +27,11 @@ from pathlib import Path
 from l3roam.experiment import batman, behaviour
 from l3roam.experiment import costs as cost
 from l3roam.experiment import designs
-from l3roam.experiment.session import measure_roams, tcp_alive_at
 from l3roam.experiment.spec import ExperimentSpec, ScenarioSpec
+from l3roam.measure.analysis import tcp_alive_at
 from l3roam.testbed import topology
 from l3roam.testbed.builder import Testbed
+from l3roam.testbed.session import run_roams
 from l3roam.testbed.topology import CLIENT_IFNAME, Topology
 
 ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "client", "orig_interval", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
@@ -239,8 +240,8 @@ class Runner:
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
             talks = sc.client == "talks"
-            res = measure_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
-                                upstream=t.upstream and talks, tcp=t.tcp and talks)
+            res = run_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
+                            upstream=t.upstream and talks, tcp=t.tcp and talks)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             self.say(f"  traffic done ({res.received_down}/{res.sent_down} probes down); reading tables")
             tables = cost.table_sizes(tb)
