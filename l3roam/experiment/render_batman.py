@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from l3roam.experiment import render as R
-from l3roam.experiment.stats import ratio
+from l3roam.measure.stats import ratio
 
 BEHAVIOUR = {"talks": "talks at once", "silent": "silent", "later": "talks later"}
 

@@ -58,3 +58,13 @@ def test_subnet_design_redistributes_each_aps_slash24_only_there():
         assert line in confs[ap]
         assert confs[ap].index(line) < confs[ap].index("redistribute local deny")
     assert "eq 24" not in confs["r2"] and "eq 24" not in confs["r4"]
+
+
+def test_batman_and_client_keys_are_checked_together():
+    from l3roam.experiment.spec import ScenarioSpec
+
+    assert ScenarioSpec("b", kind="batman", orig_interval=250, client="silent").check() == []
+    keys = {p.key for p in ScenarioSpec("x", kind="l3roam", orig_interval=1000).check()}
+    assert keys == {"orig_interval"}  # an OGM interval only means something to batman-adv
+    keys = {p.key for p in ScenarioSpec("s", kind="subnets", client="silent", talk_delay=0).check()}
+    assert keys == {"client", "talk_delay"}  # a subnets client must run DHCP, i.e. talk
