@@ -33,6 +33,7 @@ from l3roam.testbed import topology
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.session import run_roams
 from l3roam.testbed.topology import CLIENT_IFNAME, Topology
+from l3roam.vm.uml import in_vm
 
 ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "client", "orig_interval", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
                "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
@@ -180,6 +181,7 @@ class Runner:
         dep = None
         bat = None
         talker = None
+        air = None
         bat_info: dict | None = None
         try:
             tb.up()
@@ -240,8 +242,12 @@ class Runner:
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
             talks = sc.client == "talks"
+            if in_vm():  # process starts are slow in the guest: move the station port over netlink
+                from l3roam.testbed.netlinkair import NetlinkAir
+
+                air = NetlinkAir(tb)
             res = run_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
-                            upstream=t.upstream and talks, tcp=t.tcp and talks)
+                            upstream=t.upstream and talks, tcp=t.tcp and talks, air=air)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             self.say(f"  traffic done ({res.received_down}/{res.sent_down} probes down); reading tables")
             tables = cost.table_sizes(tb)
@@ -249,6 +255,8 @@ class Runner:
                 bat_info = {**bat.evidence(), "tables": bat.tables(), "client_at_end": bat.client_in_tables(client.name),
                             "client_mac": str(client.mac)}
         finally:
+            if air is not None:
+                air.close()
             if talker is not None:
                 talker.close()
             if dhcp is not None:
