@@ -1,0 +1,177 @@
+"""A small client of etcd's v3 JSON gateway (``POST /v3/...``), over HTTP/1.1.
+
+Only what the master needs: ``txn``, ``range`` (paged), lease ``grant``,
+``keepalive`` and ``revoke``, and ``status``.  Keys and values are bytes; the
+gateway wants them in base64, which happens here.
+
+One ``EtcdGateway`` holds one keep-alive connection to one member at a time and
+is not thread-safe (each thread opens its own).  When the member it talks to
+does not answer (refused, reset, timeout, or a 5xx while it has no leader), it
+moves to the next endpoint and tries again until ``deadline`` seconds have
+passed since the call began; then ``StoreUnavailable``.  Every request the
+master sends is safe to repeat: puts of absolute values guarded by a compare.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import time
+from dataclasses import dataclass
+
+from l3roam.errors import StoreUnavailable
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The first key after every key that starts with ``prefix`` (etcd's range_end)."""
+    p = bytearray(prefix)
+    while p:
+        if p[-1] < 0xFF:
+            p[-1] += 1
+            return bytes(p)
+        p.pop()
+    return b"\x00"
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    lease: int
+
+
+def put(key: bytes, value: bytes, lease: int = 0) -> dict:
+    op: dict = {"key": b64(key), "value": b64(value)}
+    if lease:
+        op["lease"] = str(lease)
+    return {"request_put": op}
+
+
+def delete(key: bytes) -> dict:
+    return {"request_delete_range": {"key": b64(key)}}
+
+
+def get(key: bytes) -> dict:
+    return {"request_range": {"key": b64(key)}}
+
+
+def created_at(key: bytes, revision: int) -> dict:
+    """Compare: ``key`` was created at ``revision`` (0: it does not exist)."""
+    return {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": str(revision)}
+
+
+def _kv(item: dict) -> KeyValue:
+    return KeyValue(unb64(item["key"]), unb64(item.get("value", "")),
+                    int(item.get("create_revision", 0)), int(item.get("mod_revision", 0)),
+                    int(item.get("lease", 0)))
+
+
+class EtcdGateway:
+    def __init__(self, endpoints: list[tuple[str, int]], timeout: float = 1.0,
+                 deadline: float = 3.0):
+        if not endpoints:
+            raise ValueError("no etcd endpoints")
+        self.endpoints = list(endpoints)
+        self.timeout, self.deadline = timeout, deadline
+        self._i = 0
+        self._conn: http.client.HTTPConnection | None = None
+        self.switches = 0
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        return self.endpoints[self._i]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _next(self) -> None:
+        self.close()
+        self._i = (self._i + 1) % len(self.endpoints)
+        self.switches += 1
+
+    def call(self, path: str, body: dict, deadline: float | None = None) -> dict:
+        """POST one request; on a member that does not answer, try the next."""
+        end = time.monotonic() + (self.deadline if deadline is None else deadline)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        last = ""
+        tries = 0
+        while True:
+            host, port = self.endpoint
+            try:
+                if self._conn is None:
+                    self._conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+                self._conn.request("POST", path, data, {"Content-Type": "application/json"})
+                resp = self._conn.getresponse()
+                raw = resp.read()
+                if resp.status == 200:
+                    out = json.loads(raw)
+                    return out.get("result", out)  # streaming endpoints wrap it
+                last = f"{host}:{port} {path}: HTTP {resp.status} {raw[:200]!r}"
+                if resp.status < 500:
+                    raise StoreUnavailable(last)  # a request etcd refuses: not retried
+            except (OSError, http.client.HTTPException, socket.timeout, ValueError) as exc:
+                last = f"{host}:{port} {path}: {exc}"
+            tries += 1
+            self._next()
+            if time.monotonic() >= end:
+                raise StoreUnavailable(f"etcd did not answer within the deadline ({last})")
+            if tries % len(self.endpoints) == 0:
+                time.sleep(0.05)  # every member failed once: wait for an election
+
+    # ---- the operations -----------------------------------------------------
+    def txn(self, compare: list[dict], success: list[dict], failure: list[dict] | None = None,
+            deadline: float | None = None) -> tuple[bool, dict]:
+        out = self.call("/v3/kv/txn", {"compare": compare, "success": success,
+                                       "failure": failure or []}, deadline)
+        return bool(out.get("succeeded", False)), out
+
+    def range(self, prefix: bytes, page: int = 2000) -> list[KeyValue]:
+        """Every key under ``prefix``, in pages, at one revision."""
+        out: list[KeyValue] = []
+        start, end, rev = prefix, prefix_end(prefix), 0
+        while True:
+            body = {"key": b64(start), "range_end": b64(end), "limit": str(page)}
+            if rev:
+                body["revision"] = str(rev)
+            res = self.call("/v3/kv/range", body)
+            rev = rev or int(res["header"]["revision"])
+            kvs = [_kv(x) for x in res.get("kvs", [])]
+            out.extend(kvs)
+            if not res.get("more") or not kvs:
+                return out
+            start = kvs[-1].key + b"\x00"
+
+    def get(self, key: bytes) -> KeyValue | None:
+        res = self.call("/v3/kv/range", {"key": b64(key)})
+        kvs = res.get("kvs") or []
+        return _kv(kvs[0]) if kvs else None
+
+    def grant(self, ttl: int) -> tuple[int, int]:
+        """A new lease: (id, the TTL etcd granted, which may be above the one asked)."""
+        res = self.call("/v3/lease/grant", {"TTL": str(ttl)})
+        return int(res["ID"]), int(res.get("TTL", ttl))
+
+    def keepalive(self, lease: int, deadline: float | None = None) -> int:
+        """The lease's remaining TTL in seconds; 0 or less when it is gone."""
+        res = self.call("/v3/lease/keepalive", {"ID": str(lease)}, deadline)
+        return int(res.get("TTL", 0))
+
+    def revoke(self, lease: int, deadline: float | None = None) -> None:
+        self.call("/v3/lease/revoke", {"ID": str(lease)}, deadline)
+
+    def status(self) -> dict:
+        return self.call("/v3/maintenance/status", {})
