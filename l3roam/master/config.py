@@ -75,6 +75,8 @@ class EtcdConfig:
     request_timeout_seconds: float = 1.0
     max_txn_ops: int = 128  # etcd's --max-txn-ops; larger batches take several transactions
     poll_seconds: float = 0.1
+    heartbeat_seconds: float = 0.1  # the active master's liveness write
+    takeover_seconds: float = 0.5  # a standby deposes an active master silent this long
 
     def check(self) -> list[ConfigProblem]:
         out = []
@@ -90,6 +92,12 @@ class EtcdConfig:
             out.append(ConfigProblem("max_txn_ops", "must be at least 16"))
         if not 0 < self.poll_seconds <= 5:
             out.append(ConfigProblem("poll_seconds", "must be in (0, 5]"))
+        if not 0 < self.heartbeat_seconds <= 5:
+            out.append(ConfigProblem("heartbeat_seconds", "must be in (0, 5]"))
+        if self.takeover_seconds < 3 * max(self.heartbeat_seconds, self.poll_seconds):
+            out.append(ConfigProblem("takeover_seconds",
+                                     "must be at least 3 heartbeats and 3 polls, or a busy master "
+                                     "is deposed"))
         return out
 
 

@@ -4,14 +4,21 @@ Every master campaigns: it creates ``<prefix>leader`` with its name only if the
 key does not exist (a transaction comparing its creation revision with 0),
 attached to an etcd lease it keeps alive.  The winner is active; the others
 are standbys that look at the key every ``poll`` seconds and campaign again
-when it is gone: when the active master resigns (deletes it at once) or dies
-(its lease expires ``ttl`` seconds after its last keep-alive, rounded up by
-etcd to its own minimum).
+when it is gone: when the active master resigns (deletes it at once), or when
+its lease expires ``ttl`` seconds after its last keep-alive (etcd rounds the
+TTL up to its own minimum and checks expiry every 500 ms, so this alone takes
+0.75 to 1.5 s or more).
 
-The winner learns the key's creation revision; every write it makes compares
-it (``EtcdStore``), so a master that lost the key cannot write any more even
-before it notices.  It notices through ``lost``: set when a keep-alive says the
-lease is gone, or when no keep-alive got through for ``ttl`` seconds.
+To take over sooner, the active master also writes ``<prefix>alive`` every
+``heartbeat`` seconds.  A standby that has seen that key unchanged for
+``takeover`` seconds of successful reads revokes the silent master's lease,
+which deletes the leader key, and campaigns.  This cannot cause two active
+masters: the winner learns the leader key's creation revision and every write
+it makes (``EtcdStore``, the heartbeat) compares it, so a master that lost the
+key cannot write any more even before it notices.  A master that was only slow
+loses its leadership and becomes a standby; nothing it acknowledged is lost.
+It notices through ``lost``: set when a heartbeat or keep-alive is refused, or
+when none got through for ``ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -22,17 +29,25 @@ import time
 
 from l3roam.errors import StoreUnavailable
 from l3roam.log import event
-from l3roam.master.etcd_gateway import EtcdGateway, created_at, put
+from l3roam.master.etcd_gateway import EtcdGateway, KeyValue, created_at, get, kv_of, put
 
 log = logging.getLogger("l3roam.master")
 
 
+def _first(response: dict) -> KeyValue | None:
+    kvs = response.get("response_range", {}).get("kvs") or []
+    return kv_of(kvs[0]) if kvs else None
+
+
 class Leadership:
     def __init__(self, endpoints: list[tuple[str, int]], prefix: str, name: str, ttl: int = 1,
-                 timeout: float = 1.0, poll: float = 0.1):
+                 timeout: float = 1.0, poll: float = 0.1, heartbeat: float = 0.1,
+                 takeover: float = 0.5):
         self.endpoints, self.prefix, self.name = endpoints, prefix, name
         self.key = prefix.encode() + b"leader"
+        self.alive_key = prefix.encode() + b"alive"
         self.ttl, self.timeout, self.poll = ttl, timeout, poll
+        self.heartbeat, self.takeover = heartbeat, takeover
         self.lease = 0
         self.granted_ttl = ttl
         self.revision = 0
@@ -47,31 +62,35 @@ class Leadership:
         """Block until this master holds the leader key; its creation revision (None: stopped)."""
         gw = self._gateway()
         holder: bytes | None = None
+        seen: tuple[int, int] | None = None  # (leader key's creation, heartbeat's revision)
+        seen_since = 0.0
         unavailable_logged = 0.0
         try:
             while not stop.is_set():
                 try:
-                    cur = gw.get(self.key)
-                    if cur is None:
-                        lease, ttl = gw.grant(self.ttl)
-                        ok, res = gw.txn([created_at(self.key, 0)],
-                                         [put(self.key, self.name.encode(), lease)])
-                        if ok:
-                            self.lease, self.granted_ttl = lease, ttl
-                            self.revision = int(res["header"]["revision"])
-                            self._start_keepalive()
-                            event(log, "master_active", master=self.name, revision=self.revision,
-                                  ttl=ttl, previous=(holder or b"-").decode(errors="replace"))
+                    _, res = gw.txn([], [get(self.key), get(self.alive_key)])
+                    now = time.monotonic()
+                    leader, alive = (_first(r) for r in res.get("responses", []))
+                    if leader is None:
+                        if self._try_win(gw, holder):
                             return self.revision
-                        try:
-                            gw.revoke(lease)
-                        except StoreUnavailable:
-                            pass  # it expires on its own
-                    elif cur.value != holder:
-                        holder = cur.value
-                        event(log, "master_standby", master=self.name,
-                              active=holder.decode(errors="replace"))
+                    else:
+                        if leader.value != holder:
+                            holder = leader.value
+                            event(log, "master_standby", master=self.name,
+                                  active=holder.decode(errors="replace"))
+                        mark = (leader.create_revision, alive.mod_revision if alive else 0)
+                        if mark != seen:
+                            seen, seen_since = mark, now
+                        elif now - seen_since >= self.takeover:
+                            event(log, "master_takeover", level=logging.WARNING, master=self.name,
+                                  silent=holder.decode(errors="replace"),
+                                  ms=round((now - seen_since) * 1000))
+                            gw.revoke(leader.lease)  # deletes its leader key
+                            seen = None
+                            continue
                 except StoreUnavailable as exc:
+                    seen = None  # silence is only counted over successful reads
                     if time.monotonic() - unavailable_logged > 5:
                         unavailable_logged = time.monotonic()
                         event(log, "store_unavailable", level=logging.WARNING, detail=str(exc))
@@ -80,25 +99,51 @@ class Leadership:
         finally:
             gw.close()
 
+    def _try_win(self, gw: EtcdGateway, holder: bytes | None) -> bool:
+        lease, ttl = gw.grant(self.ttl)
+        ok, res = gw.txn([created_at(self.key, 0)], [put(self.key, self.name.encode(), lease)])
+        if not ok:
+            try:
+                gw.revoke(lease)
+            except StoreUnavailable:
+                pass  # it expires on its own
+            return False
+        self.lease, self.granted_ttl = lease, ttl
+        self.revision = int(res["header"]["revision"])
+        self._start_keepalive()
+        event(log, "master_active", master=self.name, revision=self.revision, ttl=ttl,
+              previous=(holder or b"-").decode(errors="replace"))
+        return True
+
     def _start_keepalive(self) -> None:
         self._thread = threading.Thread(target=self._keepalive, name="leader-keepalive", daemon=True)
         self._thread.start()
 
     def _keepalive(self) -> None:
+        """Heartbeat (a fenced write) every ``heartbeat`` s; lease keep-alive every TTL/4."""
         gw = self._gateway()
-        period = max(0.1, self.granted_ttl / 4)
-        last_ok = time.monotonic()
+        fence = [created_at(self.key, self.revision)]
+        beat = [put(self.alive_key, self.name.encode(), self.lease)]
+        renew_every = max(self.heartbeat, self.granted_ttl / 4)
+        last_ok = last_renew = time.monotonic()
         try:
-            while not self._stop.wait(period):
-                left = self.granted_ttl - (time.monotonic() - last_ok)
+            while not self._stop.wait(self.heartbeat):
+                now = time.monotonic()
+                left = self.granted_ttl - (now - last_ok)
                 if left <= 0:
                     self._lose("no keep-alive got through within the lease's TTL")
                     return
                 try:
-                    if gw.keepalive(self.lease, deadline=min(left, self.timeout)) <= 0:
-                        self._lose("the store says the lease has expired")
+                    ok, _ = gw.txn(fence, beat, deadline=min(left, self.timeout))
+                    if not ok:
+                        self._lose("the leader key is no longer ours")
                         return
-                    last_ok = time.monotonic()
+                    if now - last_renew >= renew_every:
+                        if gw.keepalive(self.lease, deadline=min(left, self.timeout)) <= 0:
+                            self._lose("the store says the lease has expired")
+                            return
+                        last_renew = now
+                    last_ok = now
                 except StoreUnavailable:
                     continue
         finally:

@@ -72,7 +72,7 @@ def created_at(key: bytes, revision: int) -> dict:
     return {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": str(revision)}
 
 
-def _kv(item: dict) -> KeyValue:
+def kv_of(item: dict) -> KeyValue:
     return KeyValue(unb64(item["key"]), unb64(item.get("value", "")),
                     int(item.get("create_revision", 0)), int(item.get("mod_revision", 0)),
                     int(item.get("lease", 0)))
@@ -149,7 +149,7 @@ class EtcdGateway:
                 body["revision"] = str(rev)
             res = self.call("/v3/kv/range", body)
             rev = rev or int(res["header"]["revision"])
-            kvs = [_kv(x) for x in res.get("kvs", [])]
+            kvs = [kv_of(x) for x in res.get("kvs", [])]
             out.extend(kvs)
             if not res.get("more") or not kvs:
                 return out
@@ -158,7 +158,7 @@ class EtcdGateway:
     def get(self, key: bytes) -> KeyValue | None:
         res = self.call("/v3/kv/range", {"key": b64(key)})
         kvs = res.get("kvs") or []
-        return _kv(kvs[0]) if kvs else None
+        return kv_of(kvs[0]) if kvs else None
 
     def grant(self, ttl: int) -> tuple[int, int]:
         """A new lease: (id, the TTL etcd granted, which may be above the one asked)."""

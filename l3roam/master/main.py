@@ -71,7 +71,8 @@ def _run_replicated(cfg, key: bytes) -> int:
     signal.signal(signal.SIGINT, stop)
     while not stopping.is_set():
         lead = Leadership(endpoints, ec.prefix, name, ec.lease_ttl_seconds,
-                          ec.request_timeout_seconds, ec.poll_seconds)
+                          ec.request_timeout_seconds, ec.poll_seconds, ec.heartbeat_seconds,
+                          ec.takeover_seconds)
         revision = lead.campaign(stopping)
         if revision is None:
             break
