@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,9 @@ class Member:
 class LocalCluster:
     def __init__(self, base: Path, n: int = 3, hosts: list[str] | None = None,
                  wraps: list[list[str]] | None = None, token: str = "l3roam",
-                 client_port: int | None = None, peer_port: int | None = None):
+                 client_port: int | None = None, peer_port: int | None = None,
+                 probe_netns: str | None = None):
+        """``probe_netns``: the namespace from which the members' client ports are reached."""
         if shutil.which(ETCD) is None:
             raise ExternalToolError("etcd is not installed (Debian: apt-get install etcd-server)")
         self.base = Path(base)
@@ -79,6 +82,28 @@ class LocalCluster:
                    (hosts[i], peer_port or _free_port(hosts[i])), self.base / f"etcd-m{i}", wraps[i])
             for i in range(n)]
         self.token = f"{token}-{os.getpid()}-{time.monotonic_ns()}"
+        self.probe_netns = probe_netns
+
+    def _here(self, fn):
+        """Run ``fn`` where the members can be reached (a thread in ``probe_netns``)."""
+        if self.probe_netns is None:
+            return fn()
+        from concurrent.futures import Future
+
+        from l3roam.kernel.nsthread import enter_netns
+
+        fut: Future = Future()
+
+        def body():
+            try:
+                enter_netns(self.probe_netns)
+                fut.set_result(fn())
+            except BaseException as exc:  # handed to the caller
+                fut.set_exception(exc)
+
+        t = threading.Thread(target=body, daemon=True)
+        t.start()
+        return fut.result()
 
     @property
     def endpoints(self) -> list[tuple[str, int]]:
@@ -100,7 +125,10 @@ class LocalCluster:
         log.close()
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        """Until a write through the first live member succeeds (a leader exists)."""
+        """Until a request through a live member succeeds (a leader exists)."""
+        self._here(lambda: self._wait_ready(timeout))
+
+    def _wait_ready(self, timeout: float) -> None:
         end = time.monotonic() + timeout
         live = [m.client for m in self.members if m.proc is not None and m.proc.poll() is None]
         gw = EtcdGateway(live, timeout=0.5, deadline=0.5)
@@ -127,6 +155,9 @@ class LocalCluster:
 
     def leader_index(self) -> int | None:
         """Which member is the raft leader now, or None."""
+        return self._here(self._leader_index)
+
+    def _leader_index(self) -> int | None:
         for i, m in enumerate(self.members):
             if m.proc is None or m.proc.poll() is not None:
                 continue
