@@ -11,14 +11,16 @@ TTL up to its own minimum and checks expiry every 500 ms, so this alone takes
 
 To take over sooner, the active master also writes ``<prefix>alive`` every
 ``heartbeat`` seconds.  A standby that has seen that key unchanged for
-``takeover`` seconds of successful reads revokes the silent master's lease,
-which deletes the leader key, and campaigns.  This cannot cause two active
+``takeover`` seconds of successful reads within one raft term of etcd revokes
+the silent master's lease, which deletes the leader key, and campaigns.  This cannot cause two active
 masters: the winner learns the leader key's creation revision and every write
 it makes (``EtcdStore``, the heartbeat) compares it, so a master that lost the
 key cannot write any more even before it notices.  A master that was only slow
 loses its leadership and becomes a standby; nothing it acknowledged is lost.
 It notices through ``lost``: set when a heartbeat or keep-alive is refused, or
-when none got through for ``ttl`` seconds.
+when none got through for ``patience`` seconds.  An etcd leader election alone
+(about half a second) does not cost the role: etcd renews every lease when a
+new leader takes over, and the heartbeat is simply retried.
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ def _first(response: dict) -> KeyValue | None:
 class Leadership:
     def __init__(self, endpoints: list[tuple[str, int]], prefix: str, name: str, ttl: int = 1,
                  timeout: float = 1.0, poll: float = 0.1, heartbeat: float = 0.1,
-                 takeover: float = 0.5):
+                 takeover: float = 0.5, patience: float = 3.0):
         self.endpoints, self.prefix, self.name = endpoints, prefix, name
         self.key = prefix.encode() + b"leader"
         self.alive_key = prefix.encode() + b"alive"
         self.ttl, self.timeout, self.poll = ttl, timeout, poll
         self.heartbeat, self.takeover = heartbeat, takeover
+        self.patience = patience  # no write got through this long: give up the role
         self.lease = 0
         self.granted_ttl = ttl
         self.revision = 0
@@ -55,14 +58,15 @@ class Leadership:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _gateway(self) -> EtcdGateway:
-        return EtcdGateway(self.endpoints, timeout=self.timeout, deadline=self.timeout)
+    def _gateway(self, timeout: float | None = None) -> EtcdGateway:
+        t = timeout or self.timeout
+        return EtcdGateway(self.endpoints, timeout=t, deadline=t)
 
     def campaign(self, stop: threading.Event) -> int | None:
         """Block until this master holds the leader key; its creation revision (None: stopped)."""
         gw = self._gateway()
         holder: bytes | None = None
-        seen: tuple[int, int] | None = None  # (leader key's creation, heartbeat's revision)
+        seen: tuple[int, int, int] | None = None  # (leader's creation, heartbeat's revision, term)
         seen_since = 0.0
         unavailable_logged = 0.0
         try:
@@ -79,7 +83,10 @@ class Leadership:
                             holder = leader.value
                             event(log, "master_standby", master=self.name,
                                   active=holder.decode(errors="replace"))
-                        mark = (leader.create_revision, alive.mod_revision if alive else 0)
+                        # an etcd election (new raft term) stalls every write for a
+                        # moment: it restarts the count rather than adding to it
+                        mark = (leader.create_revision, alive.mod_revision if alive else 0,
+                                int(res.get("header", {}).get("raft_term", 0)))
                         if mark != seen:
                             seen, seen_since = mark, now
                         elif now - seen_since >= self.takeover:
@@ -120,8 +127,14 @@ class Leadership:
         self._thread.start()
 
     def _keepalive(self) -> None:
-        """Heartbeat (a fenced write) every ``heartbeat`` s; lease keep-alive every TTL/4."""
-        gw = self._gateway()
+        """Heartbeat (a fenced write) every ``heartbeat`` s; lease keep-alive every TTL/4.
+
+        Each attempt waits at most two heartbeats: a member that holds a write
+        while etcd elects a leader would otherwise keep the heartbeat silent
+        for the whole request timeout after the election, and a standby would
+        take that silence for a dead master.
+        """
+        gw = self._gateway(min(self.timeout, max(0.2, 2 * self.heartbeat)))
         fence = [created_at(self.key, self.revision)]
         beat = [put(self.alive_key, self.name.encode(), self.lease)]
         renew_every = max(self.heartbeat, self.granted_ttl / 4)
@@ -129,17 +142,17 @@ class Leadership:
         try:
             while not self._stop.wait(self.heartbeat):
                 now = time.monotonic()
-                left = self.granted_ttl - (now - last_ok)
+                left = max(self.patience, self.granted_ttl) - (now - last_ok)
                 if left <= 0:
-                    self._lose("no keep-alive got through within the lease's TTL")
+                    self._lose("no heartbeat got through for too long")
                     return
                 try:
-                    ok, _ = gw.txn(fence, beat, deadline=min(left, self.timeout))
+                    ok, _ = gw.txn(fence, beat, deadline=min(left, gw.timeout))
                     if not ok:
                         self._lose("the leader key is no longer ours")
                         return
                     if now - last_renew >= renew_every:
-                        if gw.keepalive(self.lease, deadline=min(left, self.timeout)) <= 0:
+                        if gw.keepalive(self.lease, deadline=min(left, gw.timeout)) <= 0:
                             self._lose("the store says the lease has expired")
                             return
                         last_renew = now

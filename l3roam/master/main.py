@@ -76,8 +76,10 @@ def _run_replicated(cfg, key: bytes) -> int:
         revision = lead.campaign(stopping)
         if revision is None:
             break
+        # a commit is retried (on every member) as long as the role may still be
+        # ours; each attempt is fenced, so a retry can never write for a deposed master
         gw = EtcdGateway(endpoints, timeout=ec.request_timeout_seconds,
-                         deadline=max(ec.request_timeout_seconds, lead.granted_ttl))
+                         deadline=max(lead.patience, lead.granted_ttl))
         try:
             server = MasterServer(cfg, EtcdStore(gw, ec.prefix, revision, ec.max_txn_ops), key,
                                   fenced=lead.lost.is_set)
