@@ -10,6 +10,7 @@ from typing import Literal
 from l3roam.config import Endpoint, MacAddress, load_file
 from l3roam.errors import ConfigProblem
 from l3roam.master.config import check_key, read_key
+from l3roam.node.babel_section import BabelSection, problems_for
 from l3roam.proto.control import MASTER_ID
 
 
@@ -90,6 +91,7 @@ class NodeConfig:
     metrics_listen: Endpoint | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_file: Path | None = None
+    babel: BabelSection | None = None  # babeld.conf for this node (l3roam babel-config)
 
     @property
     def masters(self) -> list[tuple[str, int]]:
@@ -102,6 +104,8 @@ class NodeConfig:
             out.append(ConfigProblem("other_masters", f"{self.master} is already `master`"))
         if len(set(self.other_masters)) != len(self.other_masters):
             out.append(ConfigProblem("other_masters", "lists an address twice"))
+        if self.babel is not None:  # absent: babeld is configured some other way
+            out += problems_for(self, nested_checked=True)
         if not 1 <= len(self.node_id.encode()) <= 64 or self.node_id == MASTER_ID:
             out.append(ConfigProblem("node_id", "must be 1..64 bytes and not 'master'"))
         if len(self.client_interface) > 15:
