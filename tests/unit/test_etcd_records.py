@@ -108,3 +108,14 @@ def test_etcd_config_errors_name_the_key():
     assert got["store.etcd.poll_seconds"] == "must be in (0, 5]"
     ok = load_text(MasterConfig, base + "store: {backend: etcd, etcd: {endpoints: [10.0.0.1:2379]}}\n")
     assert ok.store.etcd.endpoints == ["10.0.0.1:2379"] and ok.store.etcd.prefix == "/l3roam/"
+
+
+def test_every_etcd_key_is_documented_in_the_example_config():
+    import dataclasses
+    from pathlib import Path
+
+    from l3roam.master.config import EtcdConfig
+
+    text = (Path(__file__).resolve().parents[2] / "configs" / "master.yaml").read_text()
+    for f in dataclasses.fields(EtcdConfig):
+        assert f"#   {f.name}:" in text, f.name
