@@ -31,7 +31,8 @@ import time
 
 from l3roam.errors import StoreUnavailable
 from l3roam.log import event
-from l3roam.master.etcd_gateway import EtcdGateway, KeyValue, created_at, get, kv_of, put
+from l3roam.master.etcd_gateway import EtcdGateway
+from l3roam.master.etcd_records import KeyValue, created_at, get, kv_of, put
 
 log = logging.getLogger("l3roam.master")
 
@@ -93,7 +94,10 @@ class Leadership:
                             event(log, "master_takeover", level=logging.WARNING, master=self.name,
                                   silent=holder.decode(errors="replace"),
                                   ms=round((now - seen_since) * 1000))
-                            gw.revoke(leader.lease)  # deletes its leader key
+                            try:
+                                gw.revoke(leader.lease)  # deletes its leader key
+                            except StoreUnavailable:
+                                pass  # expired meanwhile, or etcd busy: the next read tells
                             seen = None
                             continue
                 except StoreUnavailable as exc:

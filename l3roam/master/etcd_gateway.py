@@ -14,68 +14,13 @@ master sends is safe to repeat: puts of absolute values guarded by a compare.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import socket
 import time
-from dataclasses import dataclass
 
 from l3roam.errors import StoreUnavailable
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def unb64(text: str) -> bytes:
-    return base64.b64decode(text)
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The first key after every key that starts with ``prefix`` (etcd's range_end)."""
-    p = bytearray(prefix)
-    while p:
-        if p[-1] < 0xFF:
-            p[-1] += 1
-            return bytes(p)
-        p.pop()
-    return b"\x00"
-
-
-@dataclass(frozen=True)
-class KeyValue:
-    key: bytes
-    value: bytes
-    create_revision: int
-    mod_revision: int
-    lease: int
-
-
-def put(key: bytes, value: bytes, lease: int = 0) -> dict:
-    op: dict = {"key": b64(key), "value": b64(value)}
-    if lease:
-        op["lease"] = str(lease)
-    return {"request_put": op}
-
-
-def delete(key: bytes) -> dict:
-    return {"request_delete_range": {"key": b64(key)}}
-
-
-def get(key: bytes) -> dict:
-    return {"request_range": {"key": b64(key)}}
-
-
-def created_at(key: bytes, revision: int) -> dict:
-    """Compare: ``key`` was created at ``revision`` (0: it does not exist)."""
-    return {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": str(revision)}
-
-
-def kv_of(item: dict) -> KeyValue:
-    return KeyValue(unb64(item["key"]), unb64(item.get("value", "")),
-                    int(item.get("create_revision", 0)), int(item.get("mod_revision", 0)),
-                    int(item.get("lease", 0)))
+from l3roam.master.etcd_records import KeyValue, b64, kv_of, prefix_end
 
 
 class EtcdGateway:

@@ -24,74 +24,10 @@ shares its address with a newer one is dropped on load (``LeaseTable.restore``).
 
 from __future__ import annotations
 
-import json
-from ipaddress import IPv4Address, IPv6Address
-
-from l3roam.core.lease import Lease, LeaseState
-from l3roam.core.location import Location
 from l3roam.errors import LeadershipLost
-from l3roam.master.etcd_gateway import EtcdGateway, created_at, delete, put
-from l3roam.master.store import Batch, NodeInfo, Notice, Snapshot
-
-LEADER = b"leader"
-
-
-def _dump(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def encode_batch(prefix: bytes, batch: Batch) -> list[dict]:
-    """The transaction operations for a batch: deletions of leases first."""
-    ops: list[dict] = []
-    for mac, lease in batch.leases.items():
-        if lease is None:
-            ops.append(delete(prefix + b"lease/" + mac.encode()))
-    for mac, lease in batch.leases.items():
-        if lease is not None:
-            ops.append(put(prefix + b"lease/" + mac.encode(), _dump(
-                [int(lease.ip), int(lease.state), lease.expires, lease.hostname,
-                 lease.client_id.hex() if lease.client_id is not None else None, lease.updated])))
-    for ip, until in batch.quarantine.items():
-        k = prefix + b"quarantine/" + str(ip).encode()
-        ops.append(delete(k) if until is None else put(k, _dump(until)))
-    for mac, loc in batch.locations.items():
-        ops.append(put(prefix + b"location/" + mac.encode(), _dump([loc.node, loc.seq, loc.since])))
-    for node, n in batch.nodes.items():
-        ops.append(put(prefix + b"node/" + node.encode(), _dump(
-            [n.host, n.port, str(n.handoff) if n.handoff else None, n.last_seen])))
-    for sender, seq in batch.senders.items():
-        ops.append(put(prefix + b"sender/" + sender.encode(), _dump(seq)))
-    for key, n in batch.notices.items():
-        k = prefix + b"notice/" + key.encode()
-        ops.append(delete(k) if n is None else put(k, _dump(
-            [n.mac, str(n.ip) if n.ip else None, n.old_node, n.new_node, n.seq, n.created])))
-    return ops
-
-
-def decode_snapshot(prefix: bytes, items: list[tuple[bytes, bytes]]) -> Snapshot:
-    snap = Snapshot()
-    for key, raw in items:
-        kind, _, name_b = key[len(prefix):].partition(b"/")
-        name = name_b.decode()
-        if kind == b"leader" or not name:
-            continue
-        v = json.loads(raw)
-        if kind == b"lease":
-            ip, state, expires, hostname, cid, updated = v
-            snap.leases.append(Lease(name, IPv4Address(ip), LeaseState(state), expires, hostname,
-                                     bytes.fromhex(cid) if cid is not None else None, updated))
-        elif kind == b"quarantine":
-            snap.quarantine[IPv4Address(name)] = v
-        elif kind == b"location":
-            snap.locations.append(Location(name, v[0], v[1], v[2]))
-        elif kind == b"node":
-            snap.nodes.append(NodeInfo(name, v[0], v[1], IPv6Address(v[2]) if v[2] else None, v[3]))
-        elif kind == b"sender":
-            snap.senders[name] = v
-        elif kind == b"notice":
-            mac, ip, old, new, seq, created = v
-            snap.notices.append(Notice(mac, IPv4Address(ip) if ip else None, old, new, seq, created))
-    return snap
+from l3roam.master.etcd_gateway import EtcdGateway
+from l3roam.master.etcd_records import LEADER, created_at, decode_snapshot, encode_batch
+from l3roam.master.store import Batch, Snapshot
 
 
 class EtcdStore:

@@ -10,8 +10,7 @@ from l3roam.core.lease import Lease, LeasePolicy, LeaseState, LeaseTable
 from l3roam.core.location import Location
 from l3roam.errors import ConfigError
 from l3roam.master.config import MasterConfig
-from l3roam.master.etcd_gateway import prefix_end, unb64
-from l3roam.master.etcd_store import decode_snapshot, encode_batch
+from l3roam.master.etcd_records import decode_snapshot, encode_batch, prefix_end, unb64
 from l3roam.master.store import Batch, NodeInfo, Notice
 
 P = b"/l3roam/"
