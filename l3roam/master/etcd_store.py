@@ -4,6 +4,7 @@ Layout under ``prefix`` (default ``/l3roam/``), one key per record, values
 compact JSON:
 
     leader              the active master's name, attached to its etcd lease
+    alive               the active master's heartbeat (``l3roam.master.election``)
     lease/<mac>         [ip, state, expires, hostname, client_id hex, updated]
     quarantine/<ip>     until
     location/<mac>      [node, seq, since]
