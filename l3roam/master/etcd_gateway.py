@@ -120,3 +120,21 @@ class EtcdGateway:
 
     def status(self) -> dict:
         return self.call("/v3/maintenance/status", {})
+
+    def prefer_leader(self) -> bool:
+        """Talk to the raft leader from now on, if one answers: a follower forwards
+        every write to it, one hop more (about 0.3 ms on loopback)."""
+        for i, ep in enumerate(self.endpoints):
+            probe = EtcdGateway([ep], timeout=self.timeout, deadline=self.timeout)
+            try:
+                st = probe.status()
+            except StoreUnavailable:
+                continue
+            finally:
+                probe.close()
+            if st.get("leader") and st.get("leader") == st.get("header", {}).get("member_id"):
+                if i != self._i:
+                    self.close()
+                    self._i = i
+                return True
+        return False

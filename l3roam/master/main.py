@@ -80,6 +80,7 @@ def _run_replicated(cfg, key: bytes) -> int:
         # ours; each attempt is fenced, so a retry can never write for a deposed master
         gw = EtcdGateway(endpoints, timeout=ec.request_timeout_seconds,
                          deadline=max(lead.patience, lead.granted_ttl))
+        gw.prefer_leader()
         try:
             server = MasterServer(cfg, EtcdStore(gw, ec.prefix, revision, ec.max_txn_ops), key,
                                   fenced=lead.lost.is_set)
