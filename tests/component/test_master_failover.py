@@ -17,16 +17,25 @@ pytestmark = [pytest.mark.etcd, pytest.mark.slow]
 N = 1000
 
 
+def roles(m) -> str:
+    """The masters' role changes and errors, for a failure message."""
+    return "\n".join(f"m{i}: {line}" for i in range(2) for line in m.log(i).splitlines()
+                     if "event=master_" in line or "event=store" in line or "Error" in line)
+
+
 def run(m, faults):
     clients = [m.client(f"ap{i}", deadline=10.0, retry_max=0.25) for i in range(10)]
     try:
-        res = churn(clients, macs_for(N), faults)
+        res = churn(clients, macs_for(N), faults, deadline_s=60)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{roles(m)}") from None
     finally:
         for c in clients:
             c.close()
     probe = m.client("checker", deadline=5.0)
     try:
-        assert verify(probe, res) == []
+        problems = verify(probe, res)
+        assert problems == [], "\n".join(problems[:10]) + "\n" + roles(m)
     finally:
         probe.close()
     return res
