@@ -75,7 +75,10 @@ class Leadership:
                 try:
                     _, res = gw.txn([], [get(self.key), get(self.alive_key)])
                     now = time.monotonic()
-                    leader, alive = (_first(r) for r in res.get("responses", []))
+                    responses = res.get("responses") or []
+                    if len(responses) != 2:
+                        raise StoreUnavailable(f"unexpected answer to a read: {str(res)[:200]}")
+                    leader, alive = (_first(r) for r in responses)
                     if leader is None:
                         if self._try_win(gw, holder):
                             return self.revision
@@ -120,7 +123,9 @@ class Leadership:
                 pass  # it expires on its own
             return False
         self.lease, self.granted_ttl = lease, ttl
-        self.revision = int(res["header"]["revision"])
+        self.revision = int(res.get("header", {}).get("revision", 0))
+        if not self.revision:
+            raise StoreUnavailable(f"no revision in the answer to the campaign: {str(res)[:200]}")
         self._start_keepalive()
         event(log, "master_active", master=self.name, revision=self.revision, ttl=ttl,
               previous=(holder or b"-").decode(errors="replace"))

@@ -64,6 +64,8 @@ class EtcdGateway:
                 raw = resp.read()
                 if resp.status == 200:
                     out = json.loads(raw)
+                    if "error" in out:  # a streaming endpoint reports its error inside a 200
+                        raise StoreUnavailable(f"{host}:{port} {path}: {str(out['error'])[:200]}")
                     return out.get("result", out)  # streaming endpoints wrap it
                 last = f"{host}:{port} {path}: HTTP {resp.status} {raw[:200]!r}"
                 if resp.status < 500:
@@ -108,6 +110,8 @@ class EtcdGateway:
     def grant(self, ttl: int) -> tuple[int, int]:
         """A new lease: (id, the TTL etcd granted, which may be above the one asked)."""
         res = self.call("/v3/lease/grant", {"TTL": str(ttl)})
+        if "ID" not in res or res.get("error"):
+            raise StoreUnavailable(f"lease not granted: {str(res)[:200]}")
         return int(res["ID"]), int(res.get("TTL", ttl))
 
     def keepalive(self, lease: int, deadline: float | None = None) -> int:

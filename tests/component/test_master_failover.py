@@ -19,8 +19,13 @@ N = 1000
 
 def roles(m) -> str:
     """The masters' role changes and errors, for a failure message."""
-    return "\n".join(f"m{i}: {line}" for i in range(2) for line in m.log(i).splitlines()
-                     if "event=master_" in line or "event=store" in line or "Error" in line)
+    lines = [f"m{i}: {line}" for i in range(2) for line in m.log(i).splitlines()
+             if "event=master_" in line or "event=store" in line or "Error" in line]
+    for i in range(2):
+        err = m.tmp / f"master{i}.err"
+        if err.exists() and err.read_text().strip():
+            lines.append(f"m{i} stderr: {err.read_text()[-1500:]}")
+    return "\n".join(lines)
 
 
 def run(m, faults):
