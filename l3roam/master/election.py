@@ -12,7 +12,10 @@ TTL up to its own minimum and checks expiry every 500 ms, so this alone takes
 To take over sooner, the active master also writes ``<prefix>alive`` every
 ``heartbeat`` seconds.  A standby that has seen that key unchanged for
 ``takeover`` seconds of successful reads within one raft term of etcd revokes
-the silent master's lease, which deletes the leader key, and campaigns.  This cannot cause two active
+the silent master's lease, which deletes the leader key, and campaigns.  Half
+way through that count it reads the whole state already; if its campaign's
+revision shows that nothing but the deletion and the campaign was written
+since, the new master starts from that copy instead of reading it again.  This cannot cause two active
 masters: the winner learns the leader key's creation revision and every write
 it makes (``EtcdStore``, the heartbeat) compares it, so a master that lost the
 key cannot write any more even before it notices.  A master that was only slow
@@ -55,6 +58,8 @@ class Leadership:
         self.lease = 0
         self.granted_ttl = ttl
         self.revision = 0
+        self.prefetched: list[KeyValue] | None = None  # the state, read before winning
+        self._prefetch: tuple[tuple, int, list[KeyValue]] | None = None  # (mark, revision, kvs)
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,7 +98,12 @@ class Leadership:
                                 int(res.get("header", {}).get("raft_term", 0)))
                         if mark != seen:
                             seen, seen_since = mark, now
-                        elif now - seen_since >= self.takeover:
+                            self._prefetch = None
+                        elif now - seen_since >= self.takeover / 2 and self._prefetch is None:
+                            # likely dead: read the state now, while the count runs on
+                            rev, kvs = gw.range_at(self.prefix.encode())
+                            self._prefetch = (mark, rev, kvs)
+                        if mark == seen and now - seen_since >= self.takeover:
                             event(log, "master_takeover", level=logging.WARNING, master=self.name,
                                   silent=holder.decode(errors="replace"),
                                   ms=round((now - seen_since) * 1000))
@@ -126,9 +136,16 @@ class Leadership:
         self.revision = int(res.get("header", {}).get("revision", 0))
         if not self.revision:
             raise StoreUnavailable(f"no revision in the answer to the campaign: {str(res)[:200]}")
+        # The prefetched state is current only if exactly two writes came after
+        # it: the deletion of the old leader's keys (its lease revoked or
+        # expired: one revision) and this campaign.  Anything else: load anew.
+        pre = self._prefetch
+        self.prefetched = pre[2] if pre is not None and self.revision == pre[1] + 2 else None
+        self._prefetch = None
         self._start_keepalive()
         event(log, "master_active", master=self.name, revision=self.revision, ttl=ttl,
-              previous=(holder or b"-").decode(errors="replace"))
+              previous=(holder or b"-").decode(errors="replace"),
+              prefetched="yes" if self.prefetched is not None else "no")
         return True
 
     def _start_keepalive(self) -> None:

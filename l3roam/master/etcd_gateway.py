@@ -88,6 +88,10 @@ class EtcdGateway:
 
     def range(self, prefix: bytes, page: int = 2000) -> list[KeyValue]:
         """Every key under ``prefix``, in pages, at one revision."""
+        return self.range_at(prefix, page)[1]
+
+    def range_at(self, prefix: bytes, page: int = 2000) -> tuple[int, list[KeyValue]]:
+        """(the store's revision, every key under ``prefix`` at that revision)."""
         out: list[KeyValue] = []
         start, end, rev = prefix, prefix_end(prefix), 0
         while True:
@@ -99,7 +103,7 @@ class EtcdGateway:
             kvs = [kv_of(x) for x in res.get("kvs", [])]
             out.extend(kvs)
             if not res.get("more") or not kvs:
-                return out
+                return rev, out
             start = kvs[-1].key + b"\x00"
 
     def get(self, key: bytes) -> KeyValue | None:

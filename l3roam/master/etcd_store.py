@@ -35,16 +35,18 @@ class EtcdStore:
     """``LeaseStore`` over etcd for the master holding ``leader_revision``."""
 
     def __init__(self, gateway: EtcdGateway, prefix: str, leader_revision: int,
-                 max_txn_ops: int = 128):
+                 max_txn_ops: int = 128, preloaded: list | None = None):
         self.gw = gateway
         self.prefix = prefix.encode()
         self.fence = created_at(self.prefix + LEADER, leader_revision)
         self.max_txn_ops = max_txn_ops
         self.path = f"etcd:{gateway.endpoint[0]}:{gateway.endpoint[1]}{prefix}"
         self.transactions = 0
+        self._preloaded = preloaded  # read before the campaign, known current (election.py)
 
     def load(self) -> Snapshot:
-        kvs = self.gw.range(self.prefix)
+        kvs = self._preloaded if self._preloaded is not None else self.gw.range(self.prefix)
+        self._preloaded = None
         return decode_snapshot(self.prefix, [(kv.key, kv.value) for kv in kvs])
 
     def commit(self, batch: Batch) -> None:

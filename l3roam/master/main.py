@@ -82,8 +82,8 @@ def _run_replicated(cfg, key: bytes) -> int:
                          deadline=max(lead.patience, lead.granted_ttl))
         gw.prefer_leader()
         try:
-            server = MasterServer(cfg, EtcdStore(gw, ec.prefix, revision, ec.max_txn_ops), key,
-                                  fenced=lead.lost.is_set)
+            store = EtcdStore(gw, ec.prefix, revision, ec.max_txn_ops, preloaded=lead.prefetched)
+            server = MasterServer(cfg, store, key, fenced=lead.lost.is_set)
             current[:] = [server]
             if stopping.is_set():
                 server.running = False

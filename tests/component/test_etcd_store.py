@@ -74,3 +74,49 @@ def test_resign_frees_the_key_at_once(etcd):
     assert b.campaign(stop)
     b.resign()
     gw.close()
+
+
+def test_a_prefetched_state_that_a_late_write_made_stale_is_not_used(etcd):
+    """The standby reads the state half way through the silence; the old master
+    still commits after that; the new master must load anew and see that write."""
+    import time
+
+    stop = threading.Event()
+    a = Leadership(etcd.endpoints, "/p/", "a", takeover=1.0)
+    b = Leadership(etcd.endpoints, "/p/", "b", takeover=1.0)
+    rev_a = a.campaign(stop)
+    store_a = EtcdStore(EtcdGateway(etcd.endpoints), "/p/", rev_a)
+    store_a.commit(Batch(leases={lease(1).mac: lease(1)}))
+    a._stop.set()  # a falls silent but is not dead
+    a._thread.join(2)
+    won: list[int] = []
+    t = threading.Thread(target=lambda: won.append(b.campaign(stop)), daemon=True)
+    t.start()
+    end = time.monotonic() + 5
+    while b._prefetch is None and time.monotonic() < end:
+        time.sleep(0.01)
+    assert b._prefetch is not None
+    store_a.commit(Batch(leases={lease(2).mac: lease(2)}))  # late, but before the takeover
+    t.join(5)
+    assert won and won[0]
+    assert b.prefetched is None  # stale: not used
+    snap = EtcdStore(EtcdGateway(etcd.endpoints), "/p/", won[0], preloaded=b.prefetched).load()
+    assert {x.mac for x in snap.leases} == {lease(1).mac, lease(2).mac}
+    b.resign()
+    store_a.close()
+
+
+def test_a_current_prefetched_state_is_used(etcd):
+    stop = threading.Event()
+    a = Leadership(etcd.endpoints, "/q/", "a", takeover=0.6)
+    b = Leadership(etcd.endpoints, "/q/", "b", takeover=0.6)
+    rev_a = a.campaign(stop)
+    EtcdStore(EtcdGateway(etcd.endpoints), "/q/", rev_a).commit(Batch(leases={lease(3).mac: lease(3)}))
+    a._stop.set()
+    a._thread.join(2)
+    rev_b = b.campaign(stop)
+    assert rev_b
+    assert b.prefetched is not None
+    snap = EtcdStore(EtcdGateway(etcd.endpoints), "/q/", rev_b, preloaded=b.prefetched).load()
+    assert [x.mac for x in snap.leases] == [lease(3).mac]
+    b.resign()

@@ -53,6 +53,8 @@ def test_kill_active_master_mid_churn_standby_takes_over_nothing_lost(replicated
     survivor = 1 - first
     assert m.active() == survivor
     assert f"event=master_takeover master=m{survivor} silent=m{first}" in m.log(survivor)
+    # it read the state while counting the silence, and that copy was current
+    assert "prefetched=yes" in m.log(survivor)
     gap = res.first_ack_after(res.fault_at[N // 2])
     print(f"first acknowledgement {gap * 1000:.0f} ms after the kill")
     assert gap is not None and gap < 5.0  # generous: the figure belongs to docs/master.md
