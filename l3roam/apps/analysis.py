@@ -110,13 +110,17 @@ def verdict_rtmp(f: dict) -> str:
 
 def sip_figures(meta: dict, client_pkts: list[pcap.Packet], inet_pkts: list[pcap.Packet], roams: list[float],
                 jitter_buffer_ms: float) -> dict:
+    """Upstream: every packet of the caller's stream counts as sent (those it never managed to send on
+    schedule); downstream: the echoes the callee sent.  Gaps of both run over the stream's span."""
     server = meta["server"]
     up_sent = rtp.times_by_seq(client_pkts, lambda p: p.dst == server and p.dport == MEDIA_PORT)
     up_got = rtp.times_by_seq(inet_pkts, lambda p: p.dst == server and p.dport == MEDIA_PORT)
     down_sent = rtp.times_by_seq(inet_pkts, lambda p: p.src == server and p.sport == MEDIA_PORT)
     down_got = rtp.times_by_seq(client_pkts, lambda p: p.src == server and p.sport == MEDIA_PORT)
-    up = rtp.direction(up_sent, up_got, roams, jitter_buffer_ms)
-    down = rtp.direction(down_sent, down_got, roams, jitter_buffer_ms)
+    up_sent = rtp.nominal(up_sent, meta.get("rtp_packets", 0), meta.get("rtp_rate", 50))
+    span = (min(up_sent.values()), max(up_sent.values())) if up_sent else None
+    up = rtp.direction(up_sent, up_got, roams, jitter_buffer_ms, span=span)
+    down = rtp.direction(down_sent, down_got, roams, jitter_buffer_ms, span=span)
     out = {"ran": bool(up_sent), "clean_bye": meta.get("sip_exit") == 0 and meta.get("sip_successful_calls") == 1,
            "jitter_buffer_ms": jitter_buffer_ms}
     for name, d in (("up", up), ("down", down)):

@@ -85,14 +85,27 @@ class DirectionStats:
         return 100.0 * (self.lost + self.late) / self.sent if self.sent else math.nan
 
 
+def nominal(captured: dict[int, float], packets: int, rate: float) -> dict[int, float]:
+    """The stream's schedule: packet s of ``packets`` played at ``rate`` is due at t0 + s / rate, t0 the
+    earliest capture consistent with it.  Packets the caller's stack held back (waiting for ARP) or
+    never sent (from an address it no longer had) count from when the application sent them."""
+    if not captured:
+        return {}
+    t0 = min(t - s / rate for s, t in captured.items())
+    return {s: t0 + s / rate for s in range(max(packets, max(captured) + 1))}
+
+
 def direction(sent: dict[int, float], arrived: dict[int, float], roams: list[float],
-              jitter_buffer_ms: float = 60.0, window_s: float = 3.0) -> DirectionStats:
+              jitter_buffer_ms: float = 60.0, window_s: float = 3.0,
+              span: tuple[float, float] | None = None) -> DirectionStats:
     """Figures of one direction from send and arrival times keyed by (unwrapped) sequence number.
 
     ``sent`` holds every packet that left the sender; an arrival of a sequence
     number never seen sent is ignored.  A packet is *late* when its one-way
     delay exceeds the smallest delay of the stream by more than
-    ``jitter_buffer_ms`` (a fixed de-jitter buffer of that depth).  Per roam
+    ``jitter_buffer_ms`` (a fixed de-jitter buffer of that depth).  The
+    longest gap is taken over ``span`` (default: first to last send time), so
+    a stream that stops for good shows a gap to the end of the call.  Per roam
     at time T: packets sent in [T, T + ``window_s``) that never arrived, and
     the longest gap between arrivals in that window.
     """
@@ -110,6 +123,8 @@ def direction(sent: dict[int, float], arrived: dict[int, float], roams: list[flo
         prev = s
     times = sorted(got.values())
     first, last = (min(sent.values()), max(sent.values())) if sent else (0.0, 0.0)
+    if span is not None:
+        first, last = span
     edges = [first] + times + [last] if times else [first, last]
     gap, gap_at = 0.0, None
     for a, b in zip(edges, edges[1:]):

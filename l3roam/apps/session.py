@@ -118,6 +118,7 @@ def run_apps(tb: Testbed, client: str, moves: list[Move], workdir: Path, spec: A
     clients: dict[str, subprocess.Popen] = {}
     records: list[MoveRecord] = []
     sip_rc: int | None = None
+    rtp_seconds = duration - 3.0
     t_clients = time.time()
     try:
         servers.start(int(duration / 2) + 10, dl_size)
@@ -130,7 +131,7 @@ def run_apps(tb: Testbed, client: str, moves: list[Move], workdir: Path, spec: A
         py = [sys.executable, "-m"]
         t_clients = time.time()
         if "sip" in probes:
-            pcap_path = media.rtp_pcap(workdir / "rtp.pcap", duration - 3.0)
+            pcap_path = media.rtp_pcap(workdir / "rtp.pcap", rtp_seconds)
             xml = workdir / "caller.xml"
             xml.write_text(sip.caller_xml(str(pcap_path), int((duration - 2.5) * 1000)))
             ip = tb.client_address(client) or ""
@@ -200,6 +201,7 @@ def run_apps(tb: Testbed, client: str, moves: list[Move], workdir: Path, spec: A
     meta = {"t_clients": t_clients, "duration": duration, "lead_in": spec.lead_in, "download_size": dl_size,
             "server": server, "exits": list(tb.topo.exits), "routers": [r.name for r in tb.topo.routers],
             "client": client, "sip_successful_calls": sip_exit, "sip_exit": sip_rc,
+            "rtp_packets": int(rtp_seconds * 50), "rtp_rate": 50,
             "moves": [{"src": r.src, "dst": r.dst, "t_start": r.t_start, "t_end": r.t_end} for r in records],
             "conntrack": sampler.conntrack, "download_tcp": sampler.tcp}
     (workdir / "apps-meta.json").write_text(json.dumps(meta))
