@@ -141,7 +141,8 @@ def compare_l3_l2(runs: list[dict]) -> list[list[str]]:
             if not a.n or not b.n:
                 continue
             q = "–" if b.median == 0 else f"{a.median / b.median:.1f}×"
-            rows.append([pace, APP_LABEL[app], name, fmt(a.median, 2), fmt(b.median, 2), q])
+            digits = 0 if name.endswith("ms") else 2
+            rows.append([pace, APP_LABEL[app], name, fmt(a.median, digits), fmt(b.median, digits), q])
     return rows
 
 
