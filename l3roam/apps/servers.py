@@ -20,7 +20,7 @@ from l3roam.apps import nginxconf, sip
 from l3roam.apps.media import Media
 from l3roam.apps.tools import require, rtmp_module
 from l3roam.errors import ExternalToolError
-from l3roam.measure.session import _stop, _wait_ready
+from l3roam.apps.procs import stop as _stop, wait_ready as _wait_ready
 from l3roam.testbed.builder import Testbed, run_cmd
 from l3roam.testbed.internet import INET, uplink_ifname
 

@@ -24,7 +24,7 @@ from l3roam.apps import nginxconf, sip
 from l3roam.apps.media import Media
 from l3roam.apps.servers import AppServers
 from l3roam.apps.spec import AppsSpec
-from l3roam.measure.session import _stop, _wait_ready
+from l3roam.apps.procs import stop as _stop, wait_ready as _wait_ready
 from l3roam.testbed.air import Air, MoveRecord
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.internet import INET

@@ -146,6 +146,19 @@ def compare_l3_l2(runs: list[dict]) -> list[list[str]]:
     return rows
 
 
+def exit_rows(runs: list[dict]) -> list[list[str]]:
+    """Per roam of every run with more than one exit: the exit(s) the call's packets left by."""
+    rows = []
+    for r in _ok(runs):
+        if len(r.get("exits", [])) < 2 or "paths" not in r["apps"]:
+            continue
+        for k, (roam, p) in enumerate(zip(r["roams"], r["apps"]["paths"]["per_roam"]), start=1):
+            used = ", ".join(f"{e} ({n})" for e, n in sorted(p["exits"].items(), key=lambda x: -x[1])) or "none"
+            rows.append([f"{r['scenario']}@{r['pace']}-{r['rep']}", str(k), f"{roam['src']}→{roam['dst']}", used,
+                         "yes" if p.get("exit_changed") else "no"])
+    return rows
+
+
 def render_apps(meta: dict, runs: list[dict], figures: dict[str, str], title: str | None = None) -> str:
     md = [f"# {title or meta.get('title', 'Application experiment')}", ""]
     parts = meta.get("parts") or []
@@ -201,6 +214,16 @@ def render_apps(meta: dict, runs: list[dict], figures: dict[str, str], title: st
                "flows got a second NAT entry at another exit (a changed public source address: TCP breaks).", "",
                table(["scenario @ pace", "roams", "asymmetric for ms", "roams with asymmetry", "via SRv6 per roam",
                       "exit changes", "flows NATed anew"], pr), ""]
+    er = exit_rows(runs)
+    if er:
+        renat = sorted({f"{r['scenario']}@{r['pace']}-{r['rep']}: {f}" for r in _ok(runs) if len(r.get("exits", [])) > 1
+                        for f in r["apps"].get("paths", {}).get("renatted_flows", [])})
+        md += ["## Two exits: which NAT carries the call", "", "Per roam, the exits the call's upstream RTP packets "
+               "reached the internet through (packets, from the internet side's capture: the NAT's source address "
+               "names the exit) in the window after the move.", "",
+               table(["run", "roam", "move", "exit (packets)", "exit changed"], er), ""]
+        md += ["Flows that got a second NAT entry at another exit (conntrack at the exits): "
+               + ("; ".join(renat) if renat else "none") + ".", ""]
     for key, caption in (("hls", "HLS player: stalls (red) and buffered seconds ahead, first repetition."),
                          ("rtmp", "RTMP: frames received per second by the player (down) and the server (up), "
                                   "first repetition; dotted lines: roams."),

@@ -63,3 +63,17 @@ def test_report_shows_the_worst_verdict_with_its_count_and_compares_l3_with_l2()
     md = render_apps({"title": "t", "topology": {"aps": ["r1", "r3"]}}, runs, {"sip": "figures/apps-sip.png"})
     assert "| l3roam@fast |" in md and "| l2@walk |" in md and "(1 runs failed)" in md
     assert "![sip](figures/apps-sip.png)" in md and "## l3roam (hand-off) against the L2 baseline" in md
+
+
+def test_with_two_exits_the_report_lists_the_exit_per_roam_and_the_flows_natted_anew():
+    run = _run("l3roam", "l3roam", "walk", 1, True)
+    run["exits"] = ["r2", "r4"]
+    run["roams"] = [{"src": "r1", "dst": "r3"}, {"src": "r3", "dst": "r5"}]
+    run["apps"]["paths"] = {"per_roam": [{"exits": {"r2": 140, "r4": 8}, "exit_changed": False,
+                                          "asymmetric_for_ms": 0, "via_srv6": 0},
+                                         {"exits": {"r4": 150}, "exit_changed": True,
+                                          "asymmetric_for_ms": 40, "via_srv6": 3}],
+                            "renatted_flows": ["tcp 10.99.0.2:40000->198.51.100.10:8081"]}
+    md = render_apps({}, [run], {})
+    assert "## Two exits" in md and "| l3roam@walk-1 | 2 | r3→r5 | r4 (150) | yes |" in md
+    assert "r2 (140), r4 (8)" in md and "tcp 10.99.0.2:40000->198.51.100.10:8081" in md
