@@ -94,6 +94,9 @@ def path_rows(runs: list[dict]) -> list[list[str]]:
         ok = [r for r in _ok(rs) if r["roams"] and "paths" in r["apps"]]
         if not ok:
             continue
+        if ok[0]["kind"] == "l2":  # frames cross the mesh inside VXLAN and reach every AP: no IP path
+            rows.append([f"{scen}@{pace}", str(sum(len(r["roams"]) for r in ok))] + ["n/a"] * 5)
+            continue
         per = [x for r in ok for x in r["apps"]["paths"]["per_roam"]]
         asym = [x["asymmetric_for_ms"] for x in per]
         srv6 = [x["via_srv6"] for x in per]
@@ -211,7 +214,10 @@ def render_apps(meta: dict, runs: list[dict], figures: dict[str, str], title: st
         md += ["## Paths and NAT", "", "From captures at every router: per roam, how long after the move a "
                "downstream RTP packet still took a path other than the upstream one reversed (asymmetric), how many "
                "went through the SRv6 hand-off, how often the flow's exit changed, and how many of the client's "
-               "flows got a second NAT entry at another exit (a changed public source address: TCP breaks).", "",
+               "flows got a second NAT entry at another exit (a changed public source address: TCP breaks). A "
+               "downstream packet that died at the old AP counts as asymmetric too. The L2 baseline has no IP "
+               "path to trace: its frames cross the mesh inside VXLAN and every downstream frame reaches every AP "
+               "(head-end replication).", "",
                table(["scenario @ pace", "roams", "asymmetric for ms", "roams with asymmetry", "via SRv6 per roam",
                       "exit changes", "flows NATed anew"], pr), ""]
     er = exit_rows(runs)
