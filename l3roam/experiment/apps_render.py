@@ -12,7 +12,7 @@ import math
 from collections import Counter
 
 from l3roam.experiment.render import KIND_LABEL, fmt, table
-from l3roam.experiment.stats import summarize
+from l3roam.measure.stats import summarize
 
 APPS = ("hls", "rtmp", "sip", "download")
 APP_LABEL = {"hls": "HLS video", "rtmp": "RTMP live (both ways)", "sip": "SIP call", "download": "large download"}

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from l3roam.experiment import costs as cost
 from l3roam.experiment import designs
-from l3roam.experiment.session import measure_roams, tcp_alive_at
 from l3roam.experiment.spec import ExperimentSpec, ScenarioSpec
+from l3roam.measure.analysis import tcp_alive_at
 from l3roam.testbed import topology
+from l3roam.testbed.session import run_roams
 from l3roam.testbed.topology import Topology
 
 ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
@@ -202,8 +203,8 @@ class Runner:
             agent_pids = bed.agent_pids
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
-            res = measure_roams(tb, client.name, ip0, moves, workdir, on_move=bed.on_move, rate=t.rate,
-                                upstream=t.upstream, tcp=t.tcp)
+            res = run_roams(tb, client.name, ip0, moves, workdir, on_move=bed.on_move, rate=t.rate,
+                            upstream=t.upstream, tcp=t.tcp)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             tables = cost.table_sizes(tb)
         addresses, redhcp_ms = bed.addresses, bed.redhcp_ms
