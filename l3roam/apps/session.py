@@ -35,6 +35,12 @@ ROUTER_FILTER = f"udp port {sip.MEDIA_PORT} or (ip6 and ip6[6] == 43)"
 RTP_FILTER = f"udp port {sip.MEDIA_PORT}"
 
 
+def _popen(tb: Testbed, node: str, argv: list[str], err: Path) -> subprocess.Popen:
+    """A probe process whose first line on stdout says "ready"; its stderr goes to ``err``."""
+    with open(err, "wb") as f:
+        return tb.popen(node, argv, stdout=subprocess.PIPE, stderr=f, text=True)
+
+
 def rate_bits(rate: str) -> float:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)bit", rate)
     if not m:
@@ -135,9 +141,10 @@ def run_apps(tb: Testbed, client: str, moves: list[Move], workdir: Path, spec: A
             xml = workdir / "caller.xml"
             xml.write_text(sip.caller_xml(str(pcap_path), int((duration - 2.5) * 1000)))
             ip = tb.client_address(client) or ""
-            clients["sip"] = tb.popen(client, sip.caller_argv(str(xml), ip, server, str(workdir),
-                                                              int(duration + 20)),
-                                      stdout=open(workdir / "caller.out", "wb"), stderr=subprocess.STDOUT)
+            with open(workdir / "caller.out", "wb") as screen:
+                clients["sip"] = tb.popen(client, sip.caller_argv(str(xml), ip, server, str(workdir),
+                                                                  int(duration + 20)),
+                                          stdout=screen, stderr=subprocess.STDOUT)
         if "hls" in probes:
             clients["hls"] = tb.popen(client, py + ["l3roam.apps.hls", "--url",
                                                     f"http://{server}:{nginxconf.HLS_PORT}/index.m3u8",
@@ -155,19 +162,18 @@ def run_apps(tb: Testbed, client: str, moves: list[Move], workdir: Path, spec: A
         if "rtmp" in probes:
             rtmp = f"rtmp://{server}:{nginxconf.RTMP_PORT}/live"
             ff = ["ffmpeg", "-nostdin", "-loglevel", "warning"]
-            clients["rtmp-play"] = tb.popen(client, py + [
+            clients["rtmp-play"] = _popen(tb, client, py + [
                 "l3roam.apps.ffwatch", "--out", str(workdir / "rtmp-down-play.json"), "--",
                 *ff, "-rw_timeout", "10000000", "-i", f"{rtmp}/down", "-c", "copy", "-f", "null", "-"],
-                stdout=subprocess.PIPE, stderr=open(workdir / "rtmp-down-play.stderr", "wb"), text=True)
-            clients["rtmp-pub"] = tb.popen(client, py + [
+                workdir / "rtmp-down-play.stderr")
+            clients["rtmp-pub"] = _popen(tb, client, py + [
                 "l3roam.apps.ffwatch", "--out", str(workdir / "rtmp-up-pub.json"), "--",
                 *ff, "-re", "-stream_loop", "-1", "-i", str(media.flv), "-c", "copy", "-f", "flv",
-                "-rw_timeout", "10000000", f"{rtmp}/up"], stdout=subprocess.PIPE,
-                stderr=open(workdir / "rtmp-up-pub.stderr", "wb"), text=True)
-            clients["rtmp-recv"] = tb.popen(INET, py + [
+                "-rw_timeout", "10000000", f"{rtmp}/up"], workdir / "rtmp-up-pub.stderr")
+            clients["rtmp-recv"] = _popen(tb, INET, py + [
                 "l3roam.apps.ffwatch", "--out", str(workdir / "rtmp-up-recv.json"), "--",
                 *ff, "-rw_timeout", "10000000", "-i", f"{rtmp}/up", "-c", "copy", "-f", "null", "-"],
-                stdout=subprocess.PIPE, stderr=open(workdir / "rtmp-up-recv.stderr", "wb"), text=True)
+                workdir / "rtmp-up-recv.stderr")
             for k in ("rtmp-play", "rtmp-pub", "rtmp-recv"):
                 _wait_ready(clients[k], k)
         time.sleep(max(0.0, t_clients + spec.lead_in - time.time()))
