@@ -56,7 +56,8 @@ class ScenarioBed:
 
         topo, sc, tb = self.topo, self.sc, self.tb
         if sc.kind == "batman":
-            raise NotImplementedError("the batman-adv design is not set up by this runner yet")
+            raise NotImplementedError("the batman-adv design does not run on the namespace testbed that this "
+                                      "runner and the application probes use")
         hello = topo.spec.babel.hello_interval
         tb.up()
         self.conv = tb.wait_converged(max(30.0, 12 * hello))
