@@ -166,7 +166,8 @@ def render_apps(meta: dict, runs: list[dict], figures: dict[str, str], title: st
     md = [f"# {title or meta.get('title', 'Application experiment')}", ""]
     parts = meta.get("parts") or []
     loads = [x for r in runs for x in r.get("load", [])]
-    md += [f"Run on {meta.get('date_utc', '?')} UTC ({fmt(meta.get('seconds'))} s in {max(1, len(parts))} part(s)): "
+    when = ", ".join(f"{p['date_utc']} (repetition {p['repetition']})" for p in parts) or meta.get("date_utc", "?")
+    md += [f"Run on {when} UTC ({fmt(meta.get('seconds'))} s in {max(1, len(parts))} part(s)): "
            f"{meta.get('cpu', '?')}, {meta.get('cores', '?')} cores; kernel {meta.get('kernel', '?')}; babeld "
            f"{meta.get('babeld', '?')}; " + "; ".join(f"{v}" for v in (meta.get("apps_tools") or {}).values())
            + (f". Load average (1 min) at the start and end of the runs: {mr(loads[0::6] + loads[3::6], 2)}."
