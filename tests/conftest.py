@@ -54,6 +54,8 @@ def _requirement_problems(item: pytest.Item) -> list[str]:
             find_uml()
         except VmUnavailable as exc:
             problems.append(str(exc))
+    if any(item.iter_markers(name="etcd")) and not shutil.which("etcd"):
+        problems.append("etcd is not installed (Debian: etcd-server; run scripts/setup.sh)")
     if any(item.iter_markers(name="dhcpclient")):
         for exe in ("udhcpc", "dhclient"):
             if not shutil.which(exe):

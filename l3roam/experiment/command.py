@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vm", action="store_true",
                    help="run in a user-mode Linux VM (automatic when a scenario needs batman-adv and the host lacks it)")
     p.add_argument("--no-scale", action="store_true", help="leave out the file's scale part")
+    p.add_argument("--repetition", type=int, metavar="N",
+                   help="run repetition N only and merge it into --out (application experiments)")
 
 
 def needs_vm(spec) -> str | None:
@@ -57,6 +59,8 @@ def run_in_vm(args: argparse.Namespace, spec, why: str) -> int:
     argv = ["experiment", str(Path(args.file).resolve()), "--out", str(out), "--no-report", "--no-scale"]
     if args.prefix:
         argv += ["--prefix", args.prefix]
+    if args.repetition is not None:
+        argv += ["--repetition", str(args.repetition)]
     rc = uml.run(uml.self_argv(argv), writable=[out], say=print)
     if rc != 0:
         say(f"the experiment in the VM failed (exit {rc}); results so far are in {out}")
@@ -112,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     out = Path(args.out)
-    runner = Runner(spec, Path(args.file), out)
+    if args.repetition is not None and (spec.apps is None or not 1 <= args.repetition <= spec.roams.repetitions):
+        print(f"{args.file}: --repetition needs an apps: section and 1..{spec.roams.repetitions}")
+        return 2
+    runner = Runner(spec, Path(args.file), out, repetition=args.repetition)
     try:
         runner.run_all(scale=not args.no_scale)
     except KeyboardInterrupt:
