@@ -56,7 +56,8 @@ def run_in_vm(args: argparse.Namespace, spec, why: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
     guest = uml.find_uml()  # a missing package is a clear error before anything starts
     say(f"running in a VM: {why}; {guest.description}")
-    argv = ["experiment", str(Path(args.file).resolve()), "--out", str(out), "--no-report", "--no-scale"]
+    # the guest runs in the same working directory: the file name stays as given (no machine paths in meta.json)
+    argv = ["experiment", str(args.file), "--out", str(out), "--no-report", "--no-scale"]
     if args.prefix:
         argv += ["--prefix", args.prefix]
     if args.repetition is not None:
