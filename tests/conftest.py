@@ -69,6 +69,8 @@ def _requirement_problems(item: pytest.Item) -> list[str]:
         p = _babeld_problem()
         if p:
             problems.append(p)
+    if any(item.iter_markers(name="systemd")) and not shutil.which("systemd-analyze"):
+        problems.append("systemd-analyze is not installed (run scripts/setup.sh)")
     if any(item.iter_markers(name="dhcpclient")):
         for exe in ("udhcpc", "dhclient"):
             if not shutil.which(exe):

@@ -6,7 +6,10 @@ the middle of a hand-off (a move notice from the master: announced redirect,
 then the unannounced copy) when SIGTERM arrives.  Afterwards links,
 addresses, routes (all tables, IPv4 and IPv6), permanent and proxy neighbour
 entries and every net.* sysctl equal a snapshot taken before the start.
-SIGHUP instead leaves the data plane up (exit 75) for a restart.
+SIGHUP instead leaves the data plane up (exit 75) for a restart.  Master and
+agent run with only the capabilities their systemd units leave them
+(deploy/systemd/*.service, applied with setpriv), so the tests also show the
+units' CapabilityBoundingSet is enough.
 """
 
 from __future__ import annotations
@@ -68,6 +71,14 @@ def snapshot(ns: str) -> dict[str, list[str]]:
     }
 
 
+def unit_caps(unit: str) -> str:
+    """The unit's CapabilityBoundingSet as a setpriv --bounding-set argument."""
+    text = (ROOT / "deploy" / "systemd" / unit).read_text()
+    line = next(x for x in text.splitlines() if x.startswith("CapabilityBoundingSet="))
+    caps = line.split("=", 1)[1].split()
+    return ",".join(["-all"] + ["+" + c.lower().removeprefix("cap_") for c in caps])
+
+
 class Lab:
     def __init__(self, tmp: Path):
         tag = f"l3rt-td{os.getpid() % 100000}"
@@ -122,9 +133,11 @@ log_level: debug
 metrics_listen: 127.0.0.1:9469
 """)
 
-    def spawn(self, name: str, *argv: str) -> subprocess.Popen:
+    def spawn(self, name: str, *argv: str, caps: str | None = None) -> subprocess.Popen:
+        """``caps``: run with only these capabilities, as the systemd unit does."""
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        p = subprocess.Popen(["ip", "netns", "exec", self.ap, sys.executable, *argv],
+        confine = [] if caps is None else ["setpriv", "--no-new-privs", "--bounding-set", caps]
+        p = subprocess.Popen(["ip", "netns", "exec", self.ap, *confine, sys.executable, *argv],
                              stdout=subprocess.PIPE, stderr=open(self.tmp / f"{name}.err", "w"),
                              env=env, text=True)
         self.procs[name] = p
@@ -135,11 +148,14 @@ metrics_listen: 127.0.0.1:9469
         return p.read_text() if p.exists() else ""
 
     def start(self) -> None:
-        self.spawn("master", "-m", "l3roam", "master", "--config", str(self.tmp / "master.yaml"))
-        assert wait_for(lambda: "event=master_started" in self.log("master")), self.log("master")
+        self.spawn("master", "-m", "l3roam", "master", "--config", str(self.tmp / "master.yaml"),
+                   caps=unit_caps("l3roam-master.service"))
+        assert wait_for(lambda: "event=master_started" in self.log("master"), 30), \
+            (self.tmp / "master.err").read_text()
         before = self.log("node").count("event=node_started")
-        self.spawn("node", "-m", "l3roam", "node", "--config", str(self.tmp / "node.yaml"))
-        assert wait_for(lambda: self.log("node").count("event=node_started") > before, 15), \
+        self.spawn("node", "-m", "l3roam", "node", "--config", str(self.tmp / "node.yaml"),
+                   caps=unit_caps("l3roam-node.service"))
+        assert wait_for(lambda: self.log("node").count("event=node_started") > before, 30), \
             (self.tmp / "node.err").read_text()
 
     def associate_and_lease(self) -> str:
