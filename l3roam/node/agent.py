@@ -1,7 +1,11 @@
 """The node agent: wires DHCP, presence, the master, the kernel and DNS.
 
 One thread, one plain non-blocking loop over a selector: the DHCP socket, the
-master client's socket, the netlink link monitor and the DNS socket.  The
+master client's socket, the netlink link monitor and hostapd's control
+sockets.  DNS is not in it: ``l3roam.node.main`` runs the DNS server
+(``dns_server.py``) in a thread of its own, and this loop only tells its
+answerer the names of bound clients.  ``/metrics`` too is served from its own
+thread (``l3roam.metrics_http``); the loop only samples the gauges.  The
 decisions live in pure engines (``core.dhcp_server``, ``core.roaming``); this
 module only turns their actions into calls on the master client and the
 kernel, and feeds their answers back.  A failure while handling one packet or
