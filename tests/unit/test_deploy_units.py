@@ -58,13 +58,14 @@ def test_units_match_the_daemons():
 
 
 def test_openwrt_init_scripts_are_valid_shell_and_match_the_daemons():
-    assert [i.name for i in INITS] == ["l3roam-master.init", "l3roam-node.init"]
+    assert [i.name for i in INITS] == ["babeld-l3roam.init", "l3roam-master.init", "l3roam-node.init"]
     sh = shutil.which("dash") or shutil.which("sh")
     for init in INITS:
         r = subprocess.run([sh, "-n", str(init)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         text = init.read_text()
         assert text.startswith("#!/bin/sh /etc/rc.common\n") and "USE_PROCD=1" in text
-        assert "procd_set_param respawn" in text and "--check-config" in text
-    node = INITS[1].read_text()
+        assert "procd_set_param respawn" in text
+        assert "--check-config" in text or "babeld -c /etc/babeld.conf" in text
+    node = INITS[2].read_text()
     assert "procd_set_param reload_signal SIGHUP" in node and "TMPDIR=/var/run/l3roam" in node
