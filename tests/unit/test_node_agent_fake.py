@@ -87,6 +87,7 @@ def master(tmp_path):
     t.start()
     yield server
     server.running = False
+    os.write(server._wake_w, b"x")  # out of its select at once, not after the 1 s sweep
     t.join(10)
 
 
