@@ -73,6 +73,8 @@ def _requirement_problems(item: pytest.Item) -> list[str]:
             problems.append(p)
     if any(item.iter_markers(name="systemd")) and not shutil.which("systemd-analyze"):
         problems.append("systemd-analyze is not installed (run scripts/setup.sh)")
+    if any(item.iter_markers(name="etcd")) and not shutil.which("etcd"):
+        problems.append("etcd is not installed (Debian: etcd-server; run scripts/setup.sh)")
     if any(item.iter_markers(name="dhcpclient")):
         for exe in ("udhcpc", "dhclient"):
             if not shutil.which(exe):
