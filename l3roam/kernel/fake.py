@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from l3roam.errors import KernelError
-from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC, LinkEvent
+from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC, LinkEvent, LinkInfo
 from l3roam.kernel.plan import plan_host_routes
 from l3roam.kernel.sysctl import gateway_sysctls, sysctl_key
 
@@ -129,12 +129,19 @@ class FakeKernel:
         for key, value in gateway_sysctls(ifname):
             self.sysctls[key] = str(value)
 
-    def teardown_gateway(self, ifname: str, gateway: IPv4Interface) -> None:
-        self._log("teardown_gateway", ifname, gateway)
+    def teardown_gateway(self, ifname: str, gateway: IPv4Interface, before: LinkInfo | None = None) -> None:
+        self._log("teardown_gateway", ifname, gateway, before)
         link = self._need(ifname)
         link.addresses.discard(IPv4Interface(f"{gateway.ip}/32"))
         self.sysctls[f"net.ipv4.conf.{sysctl_key(ifname)}.proxy_arp"] = "0"
         self.sysctls[f"net.ipv4.conf.{sysctl_key(ifname)}.proxy_arp_pvlan"] = "0"
+        if before is not None:
+            link.mac, link.up = before.mac, before.up
+            link.addresses |= set(before.ipv4)
+
+    def get_link(self, ifname: str) -> LinkInfo:
+        link = self._need(ifname)
+        return LinkInfo(link.mac, link.up, tuple(sorted(link.addresses)))
 
     def send_gratuitous_arp(self, ifname: str, ip: IPv4Address, mac: str,
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:

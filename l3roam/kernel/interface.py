@@ -63,6 +63,15 @@ class NeighbourSeen:
 LinkEvent = LinkUp | LinkDown | NeighbourSeen
 
 
+@dataclass(frozen=True)
+class LinkInfo:
+    """What ``setup_gateway`` may change on an interface, read before it does."""
+
+    mac: str
+    up: bool
+    ipv4: tuple[IPv4Interface, ...] = ()
+
+
 @runtime_checkable
 class Kernel(Protocol):
     """Every kernel operation the node agent performs."""
@@ -87,8 +96,13 @@ class Kernel(Protocol):
     def setup_gateway(self, ifname: str, gateway: IPv4Interface, gateway_mac: str) -> None:
         """Gateway MAC and ``gateway.ip/32`` on ``ifname``, proxy ARP, forwarding."""
 
-    def teardown_gateway(self, ifname: str, gateway: IPv4Interface) -> None:
-        """Remove the gateway address and switch proxy ARP off again."""
+    def teardown_gateway(self, ifname: str, gateway: IPv4Interface, before: LinkInfo | None = None) -> None:
+        """Remove the gateway address and switch proxy ARP off again; with ``before``
+        (``get_link`` before ``setup_gateway``) also restore the MAC, the IPv4
+        addresses setup took off and the link state."""
+
+    def get_link(self, ifname: str) -> LinkInfo:
+        """MAC, administrative state and IPv4 addresses of ``ifname``."""
 
     def send_gratuitous_arp(self, ifname: str, ip: IPv4Address, mac: str,
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:
@@ -118,6 +132,9 @@ class Kernel(Protocol):
 
     def set_sysctl(self, key: str, value: str | int) -> None:
         """Write a sysctl (dotted key) and read it back; KernelError names the key."""
+
+    def get_sysctl(self, key: str) -> str:
+        """Read a sysctl (dotted key); KernelError names the key."""
 
     def get_sysctl(self, key: str) -> str:
         """Read a sysctl (dotted key)."""

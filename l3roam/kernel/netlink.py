@@ -22,7 +22,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from l3roam.errors import KernelError
 from l3roam.proto.arp import ArpOp, ArpPacket, encode_arp_frame
-from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC
+from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC, LinkInfo
 from l3roam.kernel.nsthread import NamespaceThread
 from l3roam.kernel.plan import plan_host_routes
 from l3roam.kernel.rtnl import RouteSocket
@@ -190,18 +190,7 @@ class NetlinkKernel:
         """
         idx = self._ifindex(ifname)
         mac = gateway_mac.lower()
-        link = self._do(f"read interface {ifname}", lambda: self._ipr.get_links(idx)[0])
-        if str(link.get_attr("IFLA_ADDRESS")).lower() != mac:
-            try:
-                self._do(f"set MAC of {ifname}", lambda: self._ipr.link("set", index=idx, address=mac))
-            except KernelError as exc:
-                if exc.errno != errno.EBUSY:
-                    raise
-                # some drivers refuse a MAC change while up
-                self._do(f"set MAC of {ifname}", lambda: (
-                    self._ipr.link("set", index=idx, state="down"),
-                    self._ipr.link("set", index=idx, address=mac),
-                ))
+        self._set_mac(ifname, idx, mac)
         # the same address with another prefix length would bring back the
         # connected route we avoid: take it off
         for a in self._do(f"list addresses of {ifname}", lambda: list(self._ipr.get_addr(family=AF_INET, index=idx))):
@@ -220,17 +209,51 @@ class NetlinkKernel:
             self.set_sysctl(key, value)
         event(log, "gateway_ready", ifname=ifname, gateway=gateway.ip, mac=mac)
 
-    def teardown_gateway(self, ifname: str, gateway: IPv4Interface) -> None:
+    def teardown_gateway(self, ifname: str, gateway: IPv4Interface, before: LinkInfo | None = None) -> None:
         idx = self._ifindex(ifname)
-        try:
-            self._do(f"remove {gateway.ip}/32 from {ifname}",
-                     lambda: self._ipr.addr("del", index=idx, address=str(gateway.ip), prefixlen=32))
-        except KernelError as exc:
-            if exc.errno not in (errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENOENT):
-                raise
+        if before is None or IPv4Interface(f"{gateway.ip}/32") not in before.ipv4:
+            try:
+                self._do(f"remove {gateway.ip}/32 from {ifname}",
+                         lambda: self._ipr.addr("del", index=idx, address=str(gateway.ip), prefixlen=32))
+            except KernelError as exc:
+                if exc.errno not in (errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENOENT):
+                    raise
         self.set_sysctl(f"net.ipv4.conf.{_key(ifname)}.proxy_arp", 0)
         self.set_sysctl(f"net.ipv4.conf.{_key(ifname)}.proxy_arp_pvlan", 0)
-        event(log, "gateway_removed", ifname=ifname, gateway=gateway.ip)
+        if before is not None:
+            self._set_mac(ifname, idx, before.mac)
+            now = set(self.get_link(ifname).ipv4)
+            for a in before.ipv4:  # what setup took off (the gateway with another length)
+                if a not in now:
+                    self._do(f"add {a} to {ifname}", lambda a=a: self._ipr.addr(
+                        "add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen))
+            self._do(f"set {ifname} {'up' if before.up else 'down'}", lambda: self._ipr.link(
+                "set", index=idx, state="up" if before.up else "down"))
+        event(log, "gateway_removed", ifname=ifname, gateway=gateway.ip, restored=before is not None)
+
+    def get_link(self, ifname: str) -> LinkInfo:
+        idx = self._ifindex(ifname)
+        link = self._do(f"read interface {ifname}", lambda: self._ipr.get_links(idx)[0])
+        addrs = self._do(f"list addresses of {ifname}",
+                         lambda: list(self._ipr.get_addr(family=AF_INET, index=idx)))
+        return LinkInfo(mac=str(link.get_attr("IFLA_ADDRESS")).lower(), up=bool(link["flags"] & 1),
+                        ipv4=tuple(IPv4Interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+                                   for a in addrs))
+
+    def _set_mac(self, ifname: str, idx: int, mac: str) -> None:
+        link = self._do(f"read interface {ifname}", lambda: self._ipr.get_links(idx)[0])
+        if str(link.get_attr("IFLA_ADDRESS")).lower() == mac:
+            return
+        try:
+            self._do(f"set MAC of {ifname}", lambda: self._ipr.link("set", index=idx, address=mac))
+        except KernelError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            # some drivers refuse a MAC change while up
+            self._do(f"set MAC of {ifname}", lambda: (
+                self._ipr.link("set", index=idx, state="down"),
+                self._ipr.link("set", index=idx, address=mac),
+            ))
 
     def send_gratuitous_arp(self, ifname: str, ip: IPv4Address, mac: str,
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:

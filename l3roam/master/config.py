@@ -148,6 +148,13 @@ class MasterConfig:
         for mac, ip in self.reservations.items():
             if not any(ip in n for n in nets):
                 out.append(ConfigProblem(f"reservations.{mac}", f"{ip} is in no pool"))
+            for pool in self.pools:  # the lease table refuses an excluded address to everyone
+                for item in pool.exclude:
+                    r = parse_range(item)
+                    if r is not None and r[0] <= ip <= r[1]:
+                        out.append(ConfigProblem(f"reservations.{mac}",
+                                                 f"{ip} is excluded ({item} in pool {pool.prefix}): it could "
+                                                 "never be leased; reserve an address outside the exclusions"))
             if ip in seen:
                 out.append(ConfigProblem(f"reservations.{mac}", f"{ip} is reserved for {seen[ip]} too"))
             seen[ip] = mac

@@ -1,7 +1,11 @@
 """The node agent: wires DHCP, presence, the master, the kernel and DNS.
 
 One thread, one plain non-blocking loop over a selector: the DHCP socket, the
-master client's socket, the netlink link monitor and the DNS socket.  The
+master client's socket, the netlink link monitor and hostapd's control
+sockets.  DNS is not in it: ``l3roam.node.main`` runs the DNS server
+(``dns_server.py``) in a thread of its own, and this loop only tells its
+answerer the names of bound clients.  ``/metrics`` too is served from its own
+thread (``l3roam.metrics_http``); the loop only samples the gauges.  The
 decisions live in pure engines (``core.dhcp_server``, ``core.roaming``); this
 module only turns their actions into calls on the master client and the
 kernel, and feeds their answers back.  A failure while handling one packet or
@@ -37,6 +41,7 @@ from l3roam.kernel.interface import LinkDown, LinkUp, NeighbourSeen
 from l3roam.log import event
 from l3roam.master.client import Answer, MasterClient, MoveNotice
 from l3roam.metrics import Registry
+from l3roam.node import footprint
 from l3roam.node.config import NodeConfig
 from l3roam.proto.control import Field, LeaseOp, MessageType
 
@@ -91,6 +96,7 @@ class NodeAgent:
             self.sel.register(monitor, selectors.EVENT_READ, "monitor")
         master.on_notice = self._on_notice
         self.http = None
+        self.footprint: footprint.Footprint | None = None
         self.hostapd: list = []
         self._gauges()
 
@@ -143,6 +149,7 @@ class NodeAgent:
     def start(self) -> None:
         cfg = self.cfg
         self.check_babeld()
+        self.footprint = footprint.record(self.kernel, cfg)  # before any change: what stop restores
         self.kernel.setup_gateway(cfg.client_interface, cfg.gateway, str(cfg.gateway_mac))
         if cfg.handoff.enabled and cfg.handoff.sid is not None:
             self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)
@@ -374,6 +381,14 @@ class NodeAgent:
                 k.remove_redirect(a.ip, proto=self.proto)
             else:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
+
+    def teardown(self) -> list[str]:
+        """Undo every kernel change ``start`` and the roaming made (l3roam.node.footprint)."""
+        if self.footprint is None:
+            return []
+        failures = footprint.undo(self.kernel, self.cfg, self.footprint, self.roaming, self.proto)
+        self.footprint = None
+        return failures
 
     def close(self) -> None:
         self.running = False

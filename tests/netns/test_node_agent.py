@@ -136,10 +136,11 @@ presence: {{hostapd: [{self.tmp / 'hostapd-wlan0'}]}}
         assert ok, (self.tmp / "node.err").read_text() + self.log("node")
         time.sleep(0.3)  # the DHCP socket binds right after the start line
 
-    def stop_node(self) -> None:
+    def restart_stop_node(self) -> None:
+        """SIGHUP: stop for a restart, the data plane stays (exit 75)."""
         p = self.procs.pop("node")
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(10) == 0
+        p.send_signal(signal.SIGHUP)
+        assert p.wait(10) == 75
 
     def log(self, name: str) -> str:
         p = self.tmp / f"{name}.log"
@@ -251,7 +252,7 @@ def test_malformed_truncated_and_oversized_dhcp_is_dropped_counted_and_survived(
 def test_restart_keeps_served_routes_and_removes_foreign_ones(lab):
     before = set(lab.routes())
     assert len(before) == 2
-    lab.stop_node()
+    lab.restart_stop_node()
     sh("ip", "-n", lab.ap, "route", "add", "10.99.7.7/32", "dev", "cell0", "proto", "44")
     lab.start_node()
     assert wait_for(lambda: set(lab.routes()) == before, 10), lab.routes()
