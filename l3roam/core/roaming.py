@@ -71,13 +71,19 @@ class SendClaim:
 
 @dataclass(frozen=True)
 class InstallRoute:
+    """The client's /32 (and its station binding: ``mac`` may source ``ip``)."""
+
     ip: IPv4Address
     interface: str
+    mac: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
 class RemoveRoute:
+    """The client's /32 goes (and its station binding)."""
+
     ip: IPv4Address
+    mac: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class Redirect:
     ip: IPv4Address
     sid: IPv6Address
     announced: bool
+    mac: str = field(default="", compare=False)  # the station binding goes with the client
 
 
 @dataclass(frozen=True)
@@ -293,7 +300,7 @@ class RoamingTable:
                 c.seq = max(c.seq, ev.seq)
             if c.route and c.ip is not None:
                 c.route = False
-                return [RemoveRoute(c.ip)]
+                return [RemoveRoute(c.ip, c.mac)]
             return []
         return self._serve(c, ev.ip, c.interface or "", ev.seq, ev.lease_expires)
 
@@ -301,7 +308,7 @@ class RoamingTable:
                lease_expires: float) -> list[object]:
         out: list[object] = []
         if c.ip is not None and c.ip != ip and c.route:
-            out.append(RemoveRoute(c.ip))
+            out.append(RemoveRoute(c.ip, c.mac))
         out += self._cancel_handoff(c) if c.state is State.HANDING_OFF else []
         c.state = State.SERVING
         c.ip, c.interface = ip, interface
@@ -309,7 +316,7 @@ class RoamingTable:
         c.lease_expires = lease_expires
         c.deadlines["lease"] = lease_expires
         # the route first, then greet the client: its next packets find the way back
-        out += [InstallRoute(ip, interface), GreetClient(c.mac, ip, interface)]
+        out += [InstallRoute(ip, interface, c.mac), GreetClient(c.mac, ip, interface)]
         c.route = True
         return out
 
@@ -321,7 +328,7 @@ class RoamingTable:
     def _drop_route(self, c: Client) -> list[object]:
         out = self._cancel_handoff(c)
         if c.route and c.ip is not None:
-            out.append(RemoveRoute(c.ip))
+            out.append(RemoveRoute(c.ip, c.mac))
         c.route = False
         c.state = State.ABSENT
         c.deadlines.clear()
@@ -356,7 +363,7 @@ class RoamingTable:
         c.redirect_announced = True
         c.deadlines["withdraw"] = now + self.settings.withdraw_delay
         c.deadlines["end_handoff"] = now + self.settings.window
-        return [Redirect(c.ip, ev.sid, announced=True)]
+        return [Redirect(c.ip, ev.sid, announced=True, mac=c.mac)]
 
     # ---- time ---------------------------------------------------------------
     def tick(self, now: float) -> list[object]:

@@ -79,6 +79,7 @@ class NodeAgent:
         self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
         self._hostnames: dict[str, str] = {}
         self._ports: dict[str, str] = {}  # station port -> MAC
+        self._bound: dict[IPv4Address, str] = {}  # station binding: address -> MAC
         self._next_hello = 0.0
         self._delayed: list[tuple[float, int, SendReply]] = []  # replies to send later
         self._delay_seq = 0
@@ -109,6 +110,9 @@ class NodeAgent:
         m.gauge("master_retransmits", "control requests sent again", lambda: self.master.retransmits)
         m.gauge("master_dropped", "control datagrams refused (auth, replay, malformed)",
                 lambda: self.master.dropped)
+        m.gauge("guard_dropped", "client frames dropped by the station binding, by reason",
+                lambda: {(("reason", k),): v for k, v in self.kernel.guard_counters().items()})
+        m.gauge("guard_bound", "(MAC, address) pairs bound at the client side", lambda: len(self._bound))
 
     def serve_metrics(self, host: str, port: int) -> None:
         from l3roam.metrics_http import MetricsHttp
@@ -146,6 +150,10 @@ class NodeAgent:
         self.kernel.setup_gateway(cfg.client_interface, cfg.gateway, str(cfg.gateway_mac))
         if cfg.handoff.enabled and cfg.handoff.sid is not None:
             self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)
+        if cfg.guard.enabled:
+            self.kernel.guard_setup(cfg.client_interface, cfg.gateway.ip, tuple(cfg.guard.trusted_ports),
+                                    **cfg.guard.limits())
+            self._bound = dict(self.kernel.guard_bindings())  # kept across a restart of the agent
         self._reconcile()
         event(log, "node_started", node=cfg.node_id, interface=cfg.client_interface,
               gateway=cfg.gateway.ip, master=cfg.master, handoff=cfg.handoff.sid or "off")
@@ -179,6 +187,14 @@ class NodeAgent:
                 self.dhcp.remember(mac, ip, expires, ifname)
                 self.roaming.handle(R.Departed(mac), self.clock())  # present only once seen again
         removed, _ = self.kernel.reconcile_host_routes(wanted, self.proto)
+        if self.cfg.guard.enabled:
+            macs = {ip: str(a.fields[Field.MAC]) for ip, a in answers.items()
+                    if ip in wanted and a is not None and a.ok and Field.MAC in a.fields}
+            for ip, mac in list(self._bound.items()):
+                if ip not in wanted or macs.get(ip, mac) != mac:
+                    self._unbind(ip)
+            for ip, mac in macs.items():
+                self._bind(ip, mac)
         event(log, "routes_reconciled", kept=len(wanted), removed=len(removed))
 
     # ---- loop --------------------------------------------------------------
@@ -357,15 +373,19 @@ class NodeAgent:
 
             self.master.claim(a.mac, a.seq, answered)
         elif isinstance(a, R.InstallRoute):
+            if a.mac:
+                self._bind(a.ip, a.mac)
             k.add_host_route(a.ip, a.interface, self.proto)
         elif isinstance(a, R.RemoveRoute):
             k.del_host_route(a.ip, self.proto)
+            self._unbind(a.ip)
         elif isinstance(a, R.GreetClient):
             k.send_gratuitous_arp(a.interface, self.cfg.gateway.ip, str(self.cfg.gateway_mac),
                                   dst_mac=a.mac)
         elif isinstance(a, R.Redirect):
             if a.announced:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.proto)
+                self._unbind(a.ip)  # the binding follows the client: gone from here
             else:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=None, metric=QUIET_METRIC)
             event(log, "handoff_redirect", ip=a.ip, sid=a.sid, announced=a.announced)
@@ -374,6 +394,20 @@ class NodeAgent:
                 k.remove_redirect(a.ip, proto=self.proto)
             else:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
+
+    # ---- station binding -------------------------------------------------------
+    def _bind(self, ip: IPv4Address, mac: str) -> None:
+        if not self.cfg.guard.enabled or self._bound.get(ip) == mac:
+            return
+        if ip in self._bound:
+            self._unbind(ip)
+        self.kernel.guard_bind(self.cfg.client_interface, ip, mac)
+        self._bound[ip] = mac
+
+    def _unbind(self, ip: IPv4Address) -> None:
+        mac = self._bound.pop(ip, None)
+        if mac is not None:
+            self.kernel.guard_unbind(self.cfg.client_interface, ip, mac)
 
     def close(self) -> None:
         self.running = False

@@ -67,6 +67,33 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True)
+class GuardConfig:
+    """Station binding at the client side (docs/node-kernel.md): only leased (MAC, address) pairs
+    may source IPv4 or ARP; DHCP is rate-limited per station port and per source MAC."""
+
+    enabled: bool = True
+    trusted_ports: list[str] = field(default_factory=list)  # bridge ports not filtered (uplinks)
+    dhcp_port_rate: int = 20  # DHCP packets/s per station port (on Wi-Fi: the radio)
+    dhcp_port_burst: int = 40
+    dhcp_mac_rate: int = 4  # DHCP packets/s per source MAC
+    dhcp_mac_burst: int = 10
+
+    def check(self) -> list[ConfigProblem]:
+        out = []
+        for key in ("dhcp_port_rate", "dhcp_port_burst", "dhcp_mac_rate", "dhcp_mac_burst"):
+            if not 1 <= getattr(self, key) <= 100000:
+                out.append(ConfigProblem(key, "must be between 1 and 100000"))
+        for name in self.trusted_ports:
+            if not 1 <= len(name) <= 15 or '"' in name:
+                out.append(ConfigProblem("trusted_ports", f"{name!r} is not an interface name"))
+        return out
+
+    def limits(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("dhcp_port_rate", "dhcp_port_burst",
+                                              "dhcp_mac_rate", "dhcp_mac_burst")}
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     node_id: str
     master: Endpoint
@@ -83,6 +110,7 @@ class NodeConfig:
     dns: DnsConfig = field(default_factory=DnsConfig)
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
     babel_socket: Path | None = None  # babeld's local-path-readwrite: checked at start (host routes only)
     hello_seconds: float = 30.0
     master_deadline_seconds: float = 2.0

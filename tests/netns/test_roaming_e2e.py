@@ -63,6 +63,12 @@ def proto44(tb: Testbed, router: str, ip: str) -> list[dict]:
     return [r for r in tb.routes(router, "44") if r["dst"] == ip]
 
 
+def bound_pairs(tb: Testbed, router: str) -> set[tuple[str, str]]:
+    out = tb.exec(router, ["nft", "-j", "list", "set", "bridge", "l3roam_guard", "bound"])
+    items = json.loads(out.stdout)["nftables"]
+    return {tuple(e["concat"]) for x in items if "set" in x for e in x["set"].get("elem", [])}
+
+
 def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
     prefix = f"l3rt-bf{os.getpid() % 10000:04d}-"
     tb = Testbed(topology.loads(YAML, prefix=prefix))
@@ -83,6 +89,10 @@ def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
         assert len(on_r1) == 1 and "encap" not in json.dumps(on_r1), on_r1
         assert on_r3 == [], on_r3
         assert all(not r.get("encap") for r in tb.routes("r3") if r["dst"] == ip)
+        # the station binding followed the client: bound at r1 only, with the client's MAC
+        mac = str(tb.topo.client("c1").mac)
+        assert (mac, ip) in bound_pairs(tb, "r1")
+        assert (mac, ip) not in bound_pairs(tb, "r3")
         # and the mesh delivers to it at r1
         assert tb.exec("r2", ["ping", "-c", "1", "-W", "2", ip], check=False).returncode == 0
         assert "event=client_moved" in dep.log("r2", "master")
