@@ -31,6 +31,7 @@ def test_arrival_claims_then_installs_route_and_greets():
     assert t.handle(Arrived(MAC, "cell0"), 0.01) == []  # one claim in flight is enough
     acts = t.handle(ClaimAnswered(MAC, True, IP, 4, 3600.0), 0.02)
     assert acts == [InstallRoute(IP, "cell0"), GreetClient(MAC, IP, "cell0")]
+    assert acts[0].mac == MAC  # the station binding goes with the route
     assert t.serving() == {IP: "cell0"}
 
 
@@ -43,7 +44,8 @@ def test_refused_claim_leaves_client_absent_without_route():
 
 def test_move_notice_runs_the_three_handoff_phases():
     t = serving(table(withdraw_delay=0.5, window=2.0))
-    assert t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0) == [Redirect(IP, SID, announced=True)]
+    acts = t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0)
+    assert acts == [Redirect(IP, SID, announced=True)] and acts[0].mac == MAC  # binding leaves
     assert t.tick(10.4) == []
     assert t.tick(10.5) == [Redirect(IP, SID, announced=False), RemoveRedirect(IP, announced=True)]
     assert t.tick(12.0) == [RemoveRedirect(IP, announced=False)]
@@ -53,7 +55,8 @@ def test_move_notice_runs_the_three_handoff_phases():
 
 def test_without_handoff_the_route_goes_at_once():
     t = serving(table(enabled=False))
-    assert t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0) == [RemoveRoute(IP)]
+    acts = t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
+    assert acts == [RemoveRoute(IP)] and acts[0].mac == MAC
     t = serving(table())
     assert t.handle(MovedAway(MAC, "ap2", 4, None), 1.0) == [RemoveRoute(IP)]
 
