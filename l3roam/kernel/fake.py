@@ -81,6 +81,7 @@ class FakeKernel:
         self.closed = False
         self.guard: str | None = None  # the guarded interface once guard_setup ran
         self.bound: dict[IPv4Address, str] = {}  # station binding: address -> MAC
+        self.port_marks: dict[str, int] = {}
 
     def _need(self, ifname: str) -> FakeLink:
         if ifname not in self.links:
@@ -162,6 +163,13 @@ class FakeKernel:
         self._log("guard_unbind", ifname, ip, mac)
         if self.bound.get(IPv4Address(ip)) == mac.lower():
             del self.bound[IPv4Address(ip)]
+
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        self._log("guard_port", ifname, mark)
+        if mark is None:
+            self.port_marks.pop(ifname, None)
+        else:
+            self.port_marks[ifname] = mark
 
     def guard_bindings(self) -> dict[IPv4Address, str]:
         return dict(self.bound)

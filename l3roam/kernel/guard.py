@@ -79,6 +79,15 @@ class StationGuard:
         self._neigh("del", ifindex, ip, None)
         event(log, "station_unbound", ip=ip, mac=mac)
 
+    def port(self, ifname: str, mark: int | None) -> None:
+        """Mark DHCP from station port ``ifname`` with ``mark`` (None: forget the port)."""
+        try:
+            self._run(G.del_port(self.s, ifname), f"forget port {ifname}")
+        except KernelError:
+            pass  # it was not there
+        if mark is not None:
+            self._run(G.add_port(self.s, ifname, mark), f"mark port {ifname}")
+
     def counters(self) -> dict[str, int]:
         try:
             listing = self._ns.run(self._nft.json, f"list counters table {self.s.family} {self.s.table}")

@@ -14,6 +14,10 @@ source guard, for an AP whose clients attach to one interface:
   from any address, so clients without a lease (0.0.0.0) and roamed clients
   can still ask, but only at ``dhcp_port_rate`` per station port and
   ``dhcp_mac_rate`` per source MAC (token buckets in the kernel);
+- an accepted DHCP packet carries a number for the station port it entered
+  by as its packet mark (map ``portmark``, kept by the agent as ports come and
+  go; this nftables cannot copy the port's index into the mark), which the
+  agent's DHCP socket reads (SO_RCVMARK) for the per-port cap on offers;
 - an ARP probe (sender 0.0.0.0, RFC 5227) is accepted;
 - everything else that is IPv4 or ARP is dropped and counted by reason in a
   named counter (``REASONS``).  Other ethertypes (IPv6) pass untouched.
@@ -83,6 +87,7 @@ def ruleset(s: GuardSettings, bindings: list[Binding] | None = None) -> str:
 delete table {fam} {t}
 table {fam} {t} {{
 {counters}
+  map portmark {{ type ifname : mark; }}
   set trusted {{ type ifname; {f"elements = {{ {trusted} }}" if trusted else ""} }}
   set bound {{ type ether_addr . ipv4_addr; {f"elements = {{ {elements} }}" if elements else ""} }}
   chain pre {{
@@ -97,6 +102,7 @@ table {fam} {t} {{
   chain dhcp {{
     meter dhcp_port size 4096 {{ iifname limit rate over {s.dhcp_port_rate}/second burst {s.dhcp_port_burst} packets }} counter name "dhcp_port_rate" drop
     meter dhcp_mac size 65536 {{ ether saddr limit rate over {s.dhcp_mac_rate}/second burst {s.dhcp_mac_burst} packets }} counter name "dhcp_mac_rate" drop
+    meta mark set iifname map @portmark accept
     accept
   }}
   chain arp_in {{
@@ -121,6 +127,15 @@ def del_binding(s: GuardSettings, b: Binding) -> str:
     # "delete" of a missing element fails; "add" first makes it idempotent in one transaction
     return (f"add element {s.family} {s.table} bound {{ {b.element()} }}\n"
             f"delete element {s.family} {s.table} bound {{ {b.element()} }}\n")
+
+
+def add_port(s: GuardSettings, ifname: str, mark: int) -> str:
+    return (f"add element {s.family} {s.table} portmark {{ {_q(ifname)} : {mark} }}\n")
+
+
+def del_port(s: GuardSettings, ifname: str) -> str:
+    """Fails when the port is not in the map (the caller tolerates that)."""
+    return f"delete element {s.family} {s.table} portmark {{ {_q(ifname)} }}\n"
 
 
 def parse_bindings(listing: list[dict]) -> list[Binding]:

@@ -105,6 +105,9 @@ class Kernel(Protocol):
     def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
         """Undo ``guard_bind``; absent is fine."""
 
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        """DHCP entering by station port ``ifname`` gets packet mark ``mark`` (None: forget it)."""
+
     def guard_bindings(self) -> dict[IPv4Address, str]:
         """The pairs bound now: address -> MAC."""
 

@@ -352,6 +352,9 @@ class NetlinkKernel:
     def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
         self._guard_on().unbind(self._ifindex(ifname), ip, mac)
 
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        self._guard_on().port(ifname, mark)
+
     def guard_bindings(self) -> dict[IPv4Address, str]:
         return {b.ip: b.mac for b in self._guard_on().bindings()}
 

@@ -71,6 +71,9 @@ class NodeAgent:
             dns_servers=tuple(cfg.dhcp.dns_servers) or None, lease_time=cfg.dhcp.lease_seconds,
             mtu=cfg.dhcp.mtu, max_pending=cfg.dhcp.max_pending,
             offer_hold=cfg.dhcp.offer_hold_seconds,
+            max_offers=cfg.dhcp.max_offers, max_offers_per_port=cfg.dhcp.max_offers_per_port,
+            mac_rate=cfg.dhcp.mac_rate, mac_burst=cfg.dhcp.mac_burst,
+            relays=frozenset(cfg.dhcp.relays), relay_interfaces=frozenset(cfg.dhcp.relay_interfaces),
             master_timeout=cfg.master_deadline_seconds + 0.5))
         self.roaming = R.RoamingTable(R.HandoffSettings(
             enabled=cfg.handoff.enabled, withdraw_delay=cfg.handoff.withdraw_delay_seconds,
@@ -80,6 +83,9 @@ class NodeAgent:
         self._hostnames: dict[str, str] = {}
         self._ports: dict[str, str] = {}  # station port -> MAC
         self._bound: dict[IPv4Address, str] = {}  # station binding: address -> MAC
+        self._port_marks: dict[str, int] = {}  # station port -> packet mark of its DHCP
+        self._mark_ports: dict[int, str] = {}
+        self._next_mark = 1
         self._next_hello = 0.0
         self._delayed: list[tuple[float, int, SendReply]] = []  # replies to send later
         self._delay_seq = 0
@@ -127,6 +133,8 @@ class NodeAgent:
     def attach_dhcp(self, dhcp_io) -> None:
         """The DHCP socket binds to the gateway's interface: attach it after ``start``."""
         self.dhcp_io = dhcp_io
+        if hasattr(dhcp_io, "port_of"):
+            dhcp_io.port_of = self._mark_ports.get
         self.sel.register(dhcp_io, selectors.EVENT_READ, "dhcp")
 
     # ---- start -------------------------------------------------------------
@@ -304,6 +312,10 @@ class NodeAgent:
 
     # ---- presence and moves ---------------------------------------------------
     def _presence(self, ev, now: float) -> None:
+        if isinstance(ev, LinkUp) and ev.master == self.cfg.client_interface:
+            self._mark_port(ev.ifname)
+        elif isinstance(ev, LinkDown):
+            self._mark_port(ev.ifname, gone=True)
         if isinstance(ev, LinkUp):
             mac = (ev.alias or "").strip().lower()
             if ev.master == self.cfg.client_interface and _MAC.match(mac):
@@ -396,6 +408,22 @@ class NodeAgent:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
 
     # ---- station binding -------------------------------------------------------
+    def _mark_port(self, port: str, gone: bool = False) -> None:
+        """Number a station port for the filter's DHCP mark (per-port offer cap)."""
+        if not self.cfg.guard.enabled:
+            return
+        if gone:
+            mark = self._port_marks.pop(port, None)
+            if mark is not None:
+                self._mark_ports.pop(mark, None)
+                self.kernel.guard_port(port, None)
+            return
+        if port in self._port_marks:
+            return
+        mark, self._next_mark = self._next_mark, self._next_mark + 1
+        self._port_marks[port], self._mark_ports[mark] = mark, port
+        self.kernel.guard_port(port, mark)
+
     def _bind(self, ip: IPv4Address, mac: str) -> None:
         if not self.cfg.guard.enabled or self._bound.get(ip) == mac:
             return

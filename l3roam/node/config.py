@@ -20,10 +20,26 @@ class DhcpConfig:
     domain: str = "mesh"
     mtu: int | None = None  # DHCP option 26, e.g. 1436 when the hand-off tunnel adds 64 bytes
     max_pending: int = 4096  # requests waiting on the master; beyond it DISCOVERs are shed
-    offer_hold_seconds: float = 30.0
+    offer_hold_seconds: float = 10.0  # an offer never requested lapses after this
+    max_offers: int = 1024  # outstanding offers at this node
+    max_offers_per_port: int = 32  # outstanding offers per station port
+    mac_rate: float = 1.0  # DISCOVERs per second per client MAC (chaddr) ...
+    mac_burst: int = 5  # ... after a burst of this many
+    relays: list[IPv4Address] = field(default_factory=list)  # relay agents accepted (giaddr / port 67)
+    relay_interfaces: list[str] = field(default_factory=list)  # or any relay on these interfaces
 
     def check(self) -> list[ConfigProblem]:
         out = []
+        if not 1 <= self.offer_hold_seconds <= 300:
+            out.append(ConfigProblem("offer_hold_seconds", "must be between 1 and 300"))
+        if self.max_offers < 1:
+            out.append(ConfigProblem("max_offers", "must be positive"))
+        if not 1 <= self.max_offers_per_port <= self.max_offers:
+            out.append(ConfigProblem("max_offers_per_port", "must be between 1 and max_offers"))
+        if not self.mac_rate > 0:
+            out.append(ConfigProblem("mac_rate", "must be above 0"))
+        if self.mac_burst < 1:
+            out.append(ConfigProblem("mac_burst", "must be at least 1 (a DISCOVER)"))
         if self.lease_seconds < 60:
             out.append(ConfigProblem("lease_seconds", "must be at least 60"))
         if self.mtu is not None and not 576 <= self.mtu <= 9000:

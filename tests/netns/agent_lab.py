@@ -40,7 +40,7 @@ def wait_for(pred, timeout: float = 10.0, interval: float = 0.05):
 
 class Lab:
     def __init__(self, tmp: Path, tag: str = "na", clients: int = 3, node_extra: str = "",
-                 master_extra: str = ""):
+                 master_extra: str = "", pool: str = "10.99.0.0/16"):
         tag = f"l3rt-{tag}{os.getpid() % 100000}"
         self.ap, self.host = f"{tag}-ap", f"{tag}-h"
         names = [f"c{i}" for i in range(1, clients + 1)]
@@ -48,6 +48,7 @@ class Lab:
         self.macs = {n: f"02:{n}:00:00:00:0{n[1:]}" for n in names}
         self.node_extra = node_extra
         self.master_extra = master_extra
+        self.pool = pool
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen] = {}
         self.dhcp: list[DhcpClient] = []
@@ -98,7 +99,7 @@ listen: 127.0.0.1:4500
 key: {KEY}
 metrics_listen: null
 log_file: {self.tmp / 'master.log'}
-pools: [{{prefix: 10.99.0.0/16, exclude: [10.99.0.1]}}]
+pools: [{{prefix: {self.pool}, exclude: [10.99.0.1]}}]
 store: {{path: {self.tmp / 'master.db'}}}
 """ + self.master_extra)
         (self.tmp / "node.yaml").write_text(f"""

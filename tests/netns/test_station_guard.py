@@ -12,20 +12,24 @@ show up in the agent's metrics by reason.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 
 import pytest
 
 from agent_lab import GW_MAC, Lab, sh, wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.netns, pytest.mark.dhcpclient, pytest.mark.babeld]
 
 SPOOF = r"""
 import socket, sys, time
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 from l3roam.proto.arp import ArpOp, ArpPacket, encode_arp_frame
 ip, mine, owner = IPv4Address(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -38,9 +42,30 @@ for _ in range(int(sys.argv[4])):
 """
 
 
+FLOOD = r"""
+import os, socket, sys, time
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from l3roam.proto import dhcp
+from l3roam.proto.udp_frame import build_udp_frame
+n, seconds = int(sys.argv[1]), float(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+s.bind(("wlan0", 0))
+t0 = time.monotonic()
+for i in range(n):
+    mac = bytes([0x02]) + os.urandom(5)  # a new random MAC each, as chaddr and as frame source
+    text = mac.hex(":")
+    msg = dhcp.DhcpMessage(op=dhcp.Op.BOOTREQUEST, xid=i, chaddr=mac, flags=dhcp.BROADCAST_FLAG,
+                           options={53: bytes([1])})
+    s.send(build_udp_frame(text, "ff:ff:ff:ff:ff:ff", IPv4Address(0), IPv4Address("255.255.255.255"),
+                           68, 67, dhcp.encode(msg)))
+    time.sleep(max(0.0, t0 + seconds * (i + 1) / n - time.monotonic()))
+"""
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    lab = Lab(tmp_path_factory.mktemp("guard"), tag="sg", clients=4)
+    lab = Lab(tmp_path_factory.mktemp("guard"), tag="sg", clients=4, pool="10.99.0.0/24")
     try:
         lab.up()
         yield lab
@@ -95,7 +120,7 @@ def test_intruder_with_the_owners_address_gets_nothing_and_the_owner_loses_nothi
                 "10.200.0.2", check=False)
     spoof.wait(30)
     out, _ = probe.communicate(timeout=30)
-    assert " 0% packet loss" in out and "80 received" in out, out  # the owner lost no probe
+    assert " 0% packet loss" in out and "80 received" in out, out[-400:]  # the owner lost no probe
     assert attack.returncode != 0 and " 0 received" in attack.stdout, attack.stdout  # no reply at all
     neigh = sh("ip", "-n", lab.ap, "neigh", "show", ip, "dev", "cell0").stdout
     assert lab.macs["c1"] in neigh and "PERMANENT" in neigh, neigh
@@ -114,3 +139,33 @@ def test_release_removes_the_binding(lab):
     owner.release()
     assert wait_for(lambda: (lab.macs["c1"], ip) not in bound_set(lab), 5), bound_set(lab)
     assert "PERMANENT" not in sh("ip", "-n", lab.ap, "neigh", "show", ip, "dev", "cell0").stdout
+
+
+def test_discover_flood_from_one_station_leaves_a_real_client_served_and_the_pool_free(lab):
+    """3,000 DISCOVERs, each from a new random MAC, from one station over 3 s (the pool: 253)."""
+    offers_before = lab.log("master").count("event=lease_offer ")
+    flood = subprocess.Popen(["ip", "netns", "exec", lab.clients["c3"], sys.executable, "-c", FLOOD,
+                              "3000", "3"], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        time.sleep(1.0)  # in the middle of the flood, a real client on another port
+        t0 = time.monotonic()
+        real = lab.client("udhcpc", "c4", "real")
+        ip = real.wait_bound(10)
+        took = time.monotonic() - t0
+        assert took < 1.0, f"the real client waited {took:.2f} s"
+    finally:
+        flood.wait(30)
+    time.sleep(0.5)  # master log lines are flushed every 0.2 s
+    offers = lab.log("master").count("event=lease_offer ") - offers_before
+    assert offers <= 40, offers  # the station's share: its port's cap (32) and the real client
+    drops = guard_drops(lab)
+    from test_node_agent import node_metrics
+
+    text = node_metrics(lab)
+    capped = [x for x in text.splitlines() if 'dhcp_dropped{reason="port_offer_cap"}' in x]
+    assert drops["dhcp_port_rate"] + drops["dhcp_mac_rate"] > 2000, drops  # cut in the kernel
+    assert capped and float(capped[0].split()[-1]) > 0, text  # and the rest by the port's cap
+    # the pool is not exhausted: another client still gets an address
+    assert IPv4Address(ip) in IPv4Network("10.99.0.0/24")
+    c1 = lab.client("udhcpc", "c1", "after-flood")
+    assert c1.wait_bound(10)
