@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from l3roam.master import config as mconfig
 
     cfg = mconfig.load(args.config)  # a ConfigError ends in l3roam.cli.main: message, exit 2
-    key = cfg.shared_key()
+    keys = cfg.keyring()  # reads every key file: a bad one is a ConfigError
     if args.check_config:
         print(f"{args.config}: ok ({len(cfg.pools)} pool(s), store {cfg.store.backend} "
               f"at {cfg.store.path})")
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from l3roam.master.store import open_store
 
     kvlog.setup(cfg.log_level, str(cfg.log_file) if cfg.log_file else None)
-    server = MasterServer(cfg, open_store(cfg.store.backend, cfg.store.path), key)
+    server = MasterServer(cfg, open_store(cfg.store.backend, cfg.store.path), keys)
 
     def stop(signum, frame):  # noqa: ARG001
         server.running = False

@@ -11,6 +11,7 @@ from l3roam.config import Endpoint, MacAddress, load_file
 from l3roam.errors import ConfigProblem
 from l3roam.master.config import check_key, read_key
 from l3roam.proto.control import MASTER_ID
+from l3roam.proto.keys import MAX_KEY_ID, SHARED_ID, NodeKey
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class NodeConfig:
     gateway: IPv4Interface  # anycast gateway address with the client prefix length
     key: str | None = None
     key_file: Path | None = None
+    key_id: str | None = None  # this node's key id on the master (node_keys); None: the shared key
     gateway_mac: MacAddress = MacAddress("02:1e:00:00:00:01")
     mesh_interfaces: list[str] = field(default_factory=list)
     route_protocol: int = 44
@@ -136,6 +138,9 @@ class NodeConfig:
 
     def check(self) -> list[ConfigProblem]:
         out = check_key(self.key, self.key_file)
+        if self.key_id is not None and (not 1 <= len(self.key_id.encode()) <= MAX_KEY_ID
+                                        or self.key_id == SHARED_ID):
+            out.append(ConfigProblem("key_id", f"must be 1..{MAX_KEY_ID} bytes and not {SHARED_ID!r}"))
         if not 1 <= len(self.node_id.encode()) <= 64 or self.node_id == MASTER_ID:
             out.append(ConfigProblem("node_id", "must be 1..64 bytes and not 'master'"))
         if len(self.client_interface) > 15:
@@ -150,8 +155,9 @@ class NodeConfig:
             out.append(ConfigProblem("mesh_interfaces", "the hand-off needs at least one mesh interface"))
         return out
 
-    def shared_key(self) -> bytes:
-        return read_key(self.key, self.key_file)
+    def node_key(self) -> NodeKey:
+        """The key this node signs with: its own (``key_id``), or the shared key."""
+        return NodeKey(self.key_id or SHARED_ID, read_key(self.key, self.key_file))
 
 
 def load(path: str | Path) -> NodeConfig:
