@@ -56,6 +56,7 @@ from l3roam.core.dhcp_actions import (
     Received,
     SendReply,
 )
+from l3roam.core.dhcp_limits import OfferLimits
 from l3roam.errors import LocalProtocolError, MalformedPacket
 from l3roam.proto import dhcp
 from l3roam.proto.dhcp import DhcpMessage, MessageType, Option
@@ -121,8 +122,7 @@ class DhcpServer:
         self._cache: dict[str, _Lease] = {}  # mac -> lease this server acknowledged
         self._next_sweep = 0.0
         self._next_offer_sweep = 0.0
-        self._port_offers: dict[str | None, int] = {}  # outstanding offers (made or asked) per port
-        self._buckets: dict[str, tuple[float, float]] = {}  # chaddr -> (tokens, when)
+        self.limits = OfferLimits(config)  # starvation limits (dhcp_limits.py)
         c = config
         self._mask = c.subnet.netmask.packed
         self._router = (c.router or c.server_id).packed
@@ -167,7 +167,7 @@ class DhcpServer:
             actions.append(self._drop("no_message_type", None))  # BOOTP or unknown type
         elif msg.htype != 1 or msg.hlen != 6:
             actions.append(self._drop("not_ethernet", None))
-        elif (msg.giaddr != ZERO or meta.src_port == dhcp.SERVER_PORT) and not self._relay_allowed(meta):
+        elif (msg.giaddr != ZERO or meta.src_port == dhcp.SERVER_PORT) and not self.limits.relay_allowed(meta):
             actions.append(self._drop("relay_not_allowed", msg.mac))
         else:
             handler = self._handlers.get(mtype)
@@ -177,36 +177,14 @@ class DhcpServer:
                 actions.extend(handler(msg, meta, now))
         return actions
 
-    def _relay_allowed(self, meta: Received) -> bool:
-        c = self.config
-        return meta.src_ip in c.relays or (meta.ingress is not None and meta.ingress in c.relay_interfaces)
-
-    def _count_offer(self, port: str | None, delta: int) -> None:
-        n = self._port_offers.get(port, 0) + delta
-        if n > 0:
-            self._port_offers[port] = n
-        else:
-            self._port_offers.pop(port, None)
-
     def _drop_offer(self, mac: str) -> None:
         offer = self._offers.pop(mac, None)
         if offer is not None:
-            self._count_offer(offer.port, -1)
+            self.limits.count(offer.port, -1)
 
     @property
     def outstanding_offers(self) -> int:
-        return sum(self._port_offers.values())
-
-    def _rate_ok(self, mac: str, now: float) -> bool:
-        """Token bucket per client MAC: ``mac_burst`` DISCOVERs, refilled at ``mac_rate``/s."""
-        c = self.config
-        tokens, then = self._buckets.get(mac, (float(c.mac_burst), now))
-        tokens = min(float(c.mac_burst), tokens + (now - then) * c.mac_rate)
-        if tokens < 1.0:
-            self._buckets[mac] = (tokens, now)
-            return False
-        self._buckets[mac] = (tokens - 1.0, now)
-        return True
+        return self.limits.outstanding
 
     def on_master_answer(self, token: int, answer: MasterAnswer, now: float) -> list[Action]:
         pending = self._pending.pop(token, None)
@@ -214,7 +192,7 @@ class DhcpServer:
             self.counters.drops["unknown_token"] += 1
             return []
         if pending.op == "offer":
-            self._count_offer(pending.meta.port, -1)  # the ask ends; an offer made counts anew
+            self.limits.count(pending.meta.port, -1)  # the ask ends; an offer made counts anew
         key = (pending.msg.mac, pending.op)
         if self._by_key.get(key) == token:
             del self._by_key[key]
@@ -242,10 +220,7 @@ class DhcpServer:
             self._next_sweep = now + 60.0
             for mac in [m for m, lease in self._cache.items() if lease.expires <= now]:
                 del self._cache[mac]
-            c = self.config
-            full = c.mac_burst / c.mac_rate if c.mac_rate > 0 else float("inf")
-            for mac in [m for m, (_, t) in self._buckets.items() if now - t >= full]:
-                del self._buckets[mac]
+            self.limits.sweep(now)
         return actions
 
     def next_deadline(self) -> float | None:
@@ -285,16 +260,15 @@ class DhcpServer:
             # a client with a cached lease is not shed for lag: while the
             # master is unreachable the cache is what answers it
             return [self._drop("overload", msg.mac)]
-        mac, c = msg.mac, self.config
-        if not self._rate_ok(mac, now):
+        mac = msg.mac
+        if not self.limits.rate_ok(mac, now):
             return [self._drop("mac_rate", mac)]
         if mac not in self._offers and self.cached_lease(mac, now) is None:
             # a new client: caps on outstanding offers (a known one only asks again)
-            if self.outstanding_offers >= c.max_offers:
-                return [self._drop("offer_cap", mac)]
-            if meta.port is not None and self._port_offers.get(meta.port, 0) >= c.max_offers_per_port:
-                return [self._drop("port_offer_cap", mac)]
-        self._count_offer(meta.port, +1)
+            why = self.limits.refusal(meta.port)
+            if why is not None:
+                return [self._drop(why, mac)]
+        self.limits.count(meta.port, +1)
         return [self._ask("offer", msg, meta, now, msg.requested_ip)]
 
     def _master_lagging(self, now: float) -> bool:
@@ -382,7 +356,7 @@ class DhcpServer:
             lease = self._lease_seconds(answer)
             self._drop_offer(mac)
             self._offers[mac] = _Lease(answer.ip, now + self.config.offer_hold, p.meta.interface, p.meta.port)
-            self._count_offer(p.meta.port, +1)
+            self.limits.count(p.meta.port, +1)
             return [self._reply(p.msg, p.meta, MessageType.DHCPOFFER, answer.ip, lease)]
         if answer.status == "unavailable":
             cached = self._cache.get(mac)

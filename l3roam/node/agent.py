@@ -37,6 +37,7 @@ from l3roam.kernel.interface import LinkDown, LinkUp, NeighbourSeen
 from l3roam.log import event
 from l3roam.master.client import Answer, MasterClient, MoveNotice
 from l3roam.metrics import Registry
+from l3roam.node.binding import StationBinding
 from l3roam.node.config import NodeConfig
 from l3roam.proto.control import Field, LeaseOp, MessageType
 
@@ -82,10 +83,7 @@ class NodeAgent:
         self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
         self._hostnames: dict[str, str] = {}
         self._ports: dict[str, str] = {}  # station port -> MAC
-        self._bound: dict[IPv4Address, str] = {}  # station binding: address -> MAC
-        self._port_marks: dict[str, int] = {}  # station port -> packet mark of its DHCP
-        self._mark_ports: dict[int, str] = {}
-        self._next_mark = 1
+        self.binding = StationBinding(kernel, cfg.client_interface, cfg.guard.enabled)
         self._next_hello = 0.0
         self._delayed: list[tuple[float, int, SendReply]] = []  # replies to send later
         self._delay_seq = 0
@@ -118,7 +116,7 @@ class NodeAgent:
                 lambda: self.master.dropped)
         m.gauge("guard_dropped", "client frames dropped by the station binding, by reason",
                 lambda: {(("reason", k),): v for k, v in self.kernel.guard_counters().items()})
-        m.gauge("guard_bound", "(MAC, address) pairs bound at the client side", lambda: len(self._bound))
+        m.gauge("guard_bound", "(MAC, address) pairs bound at the client side", lambda: len(self.binding.bound))
 
     def serve_metrics(self, host: str, port: int) -> None:
         from l3roam.metrics_http import MetricsServer
@@ -134,7 +132,7 @@ class NodeAgent:
         """The DHCP socket binds to the gateway's interface: attach it after ``start``."""
         self.dhcp_io = dhcp_io
         if hasattr(dhcp_io, "port_of"):
-            dhcp_io.port_of = self._mark_ports.get
+            dhcp_io.port_of = self.binding.port_of
         self.sel.register(dhcp_io, selectors.EVENT_READ, "dhcp")
 
     # ---- start -------------------------------------------------------------
@@ -158,10 +156,7 @@ class NodeAgent:
         self.kernel.setup_gateway(cfg.client_interface, cfg.gateway, str(cfg.gateway_mac))
         if cfg.handoff.enabled and cfg.handoff.sid is not None:
             self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)
-        if cfg.guard.enabled:
-            self.kernel.guard_setup(cfg.client_interface, cfg.gateway.ip, tuple(cfg.guard.trusted_ports),
-                                    **cfg.guard.limits())
-            self._bound = dict(self.kernel.guard_bindings())  # kept across a restart of the agent
+        self.binding.start(cfg.gateway.ip, tuple(cfg.guard.trusted_ports), cfg.guard.limits())
         self._reconcile()
         event(log, "node_started", node=cfg.node_id, interface=cfg.client_interface,
               gateway=cfg.gateway.ip, master=cfg.master, handoff=cfg.handoff.sid or "off")
@@ -195,14 +190,15 @@ class NodeAgent:
                 self.dhcp.remember(mac, ip, expires, ifname)
                 self.roaming.handle(R.Departed(mac), self.clock())  # present only once seen again
         removed, _ = self.kernel.reconcile_host_routes(wanted, self.proto)
-        if self.cfg.guard.enabled:
-            macs = {ip: str(a.fields[Field.MAC]) for ip, a in answers.items()
-                    if ip in wanted and a is not None and a.ok and Field.MAC in a.fields}
-            for ip, mac in list(self._bound.items()):
-                if ip not in wanted or macs.get(ip, mac) != mac:
-                    self._unbind(ip)
-            for ip, mac in macs.items():
-                self._bind(ip, mac)
+        # bindings of kept routes: the master's MAC, or (master unreachable) the one bound before
+        macs: dict[IPv4Address, str] = {}
+        for ip in wanted:
+            a = answers.get(ip)
+            if a is not None and Field.MAC in a.fields:
+                macs[ip] = str(a.fields[Field.MAC])
+            elif ip in self.binding.bound:
+                macs[ip] = self.binding.bound[ip]
+        self.binding.reconcile(macs)
         event(log, "routes_reconciled", kept=len(wanted), removed=len(removed))
 
     # ---- loop --------------------------------------------------------------
@@ -313,9 +309,9 @@ class NodeAgent:
     # ---- presence and moves ---------------------------------------------------
     def _presence(self, ev, now: float) -> None:
         if isinstance(ev, LinkUp) and ev.master == self.cfg.client_interface:
-            self._mark_port(ev.ifname)
+            self.binding.port_up(ev.ifname)
         elif isinstance(ev, LinkDown):
-            self._mark_port(ev.ifname, gone=True)
+            self.binding.port_down(ev.ifname)
         if isinstance(ev, LinkUp):
             mac = (ev.alias or "").strip().lower()
             if ev.master == self.cfg.client_interface and _MAC.match(mac):
@@ -386,18 +382,18 @@ class NodeAgent:
             self.master.claim(a.mac, a.seq, answered)
         elif isinstance(a, R.InstallRoute):
             if a.mac:
-                self._bind(a.ip, a.mac)
+                self.binding.bind(a.ip, a.mac)
             k.add_host_route(a.ip, a.interface, self.proto)
         elif isinstance(a, R.RemoveRoute):
             k.del_host_route(a.ip, self.proto)
-            self._unbind(a.ip)
+            self.binding.unbind(a.ip)
         elif isinstance(a, R.GreetClient):
             k.send_gratuitous_arp(a.interface, self.cfg.gateway.ip, str(self.cfg.gateway_mac),
                                   dst_mac=a.mac)
         elif isinstance(a, R.Redirect):
             if a.announced:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.proto)
-                self._unbind(a.ip)  # the binding follows the client: gone from here
+                self.binding.unbind(a.ip)  # the binding follows the client: gone from here
             else:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=None, metric=QUIET_METRIC)
             event(log, "handoff_redirect", ip=a.ip, sid=a.sid, announced=a.announced)
@@ -406,36 +402,6 @@ class NodeAgent:
                 k.remove_redirect(a.ip, proto=self.proto)
             else:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
-
-    # ---- station binding -------------------------------------------------------
-    def _mark_port(self, port: str, gone: bool = False) -> None:
-        """Number a station port for the filter's DHCP mark (per-port offer cap)."""
-        if not self.cfg.guard.enabled:
-            return
-        if gone:
-            mark = self._port_marks.pop(port, None)
-            if mark is not None:
-                self._mark_ports.pop(mark, None)
-                self.kernel.guard_port(port, None)
-            return
-        if port in self._port_marks:
-            return
-        mark, self._next_mark = self._next_mark, self._next_mark + 1
-        self._port_marks[port], self._mark_ports[mark] = mark, port
-        self.kernel.guard_port(port, mark)
-
-    def _bind(self, ip: IPv4Address, mac: str) -> None:
-        if not self.cfg.guard.enabled or self._bound.get(ip) == mac:
-            return
-        if ip in self._bound:
-            self._unbind(ip)
-        self.kernel.guard_bind(self.cfg.client_interface, ip, mac)
-        self._bound[ip] = mac
-
-    def _unbind(self, ip: IPv4Address) -> None:
-        mac = self._bound.pop(ip, None)
-        if mac is not None:
-            self.kernel.guard_unbind(self.cfg.client_interface, ip, mac)
 
     def close(self) -> None:
         self.running = False
