@@ -132,12 +132,14 @@ class MasterClient:
 
     # ---- requests ------------------------------------------------------------
     def send(self, mtype: MessageType, fields: dict, callback: Callable[[Answer | None], None],
-             now: float | None = None) -> int:
+             now: float | None = None, deadline: float | None = None) -> int:
+        """``deadline``: seconds until the callback gets None (default: the client's)."""
         now = self.clock() if now is None else now
         self._rid += 1
         rid = self._rid
         rto = self.rto
-        o = _Outstanding(fields, mtype, callback, now + rto, rto, now + self.deadline, now)
+        o = _Outstanding(fields, mtype, callback, now + rto, rto,
+                         now + (self.deadline if deadline is None else deadline), now)
         self.outstanding[rid] = o
         heapq.heappush(self._timers, (o.due, rid))
         self._transmit(rid, o, now)
@@ -178,8 +180,8 @@ class MasterClient:
         return self.send(MessageType.CLAIM, {Field.MAC: mac, Field.SEQ: seq}, callback, now)
 
     def query(self, callback, *, mac: str | None = None, ip: IPv4Address | None = None,
-              now: float | None = None) -> int:
-        return self.send(MessageType.QUERY, {Field.MAC: mac, Field.IP: ip}, callback, now)
+              now: float | None = None, deadline: float | None = None) -> int:
+        return self.send(MessageType.QUERY, {Field.MAC: mac, Field.IP: ip}, callback, now, deadline)
 
     # ---- events --------------------------------------------------------------
     def on_readable(self, now: float | None = None) -> None:

@@ -38,6 +38,7 @@ from l3roam.log import event
 from l3roam.master.client import Answer, MasterClient, MoveNotice
 from l3roam.metrics import Registry
 from l3roam.node.binding import StationBinding
+from l3roam.node.lease_sync import KnownLeases
 from l3roam.node.config import NodeConfig
 from l3roam.proto.control import Field, LeaseOp, MessageType
 
@@ -79,7 +80,11 @@ class NodeAgent:
         self.roaming = R.RoamingTable(R.HandoffSettings(
             enabled=cfg.handoff.enabled, withdraw_delay=cfg.handoff.withdraw_delay_seconds,
             window=cfg.handoff.window_seconds,
-            departure_timeout=cfg.presence.departure_timeout_seconds))
+            departure_timeout=cfg.presence.departure_timeout_seconds,
+            provisional_after=cfg.master_down.serve_after_seconds
+            if cfg.master_down.serve_known_leases else None,
+            master_check=cfg.master_down.check_seconds is not None))
+        self.known = KnownLeases(master, cfg.master_down.lease_sync_seconds)
         self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
         self._hostnames: dict[str, str] = {}
         self._ports: dict[str, str] = {}  # station port -> MAC
@@ -245,6 +250,7 @@ class NodeAgent:
             while self._delayed and self._delayed[0][0] <= now:
                 self.dhcp_io.send(heapq.heappop(self._delayed)[2])
             self.master.on_timer(now)
+            self.known.tick(now)
             self._dhcp_actions(self.dhcp.tick(now), now)
             self._roam_actions(self.roaming.tick(now))
             if now >= self._next_hello:
@@ -298,6 +304,7 @@ class NodeAgent:
             elif ans.ok:
                 if a.op == "bind":
                     self._bind_seq[a.mac] = ans.seq
+                    self.known.learn(a.mac, ans.ip, t + ans.lease_seconds, ans.seq)
                 result = MasterAnswer("ok", ans.ip, ans.lease_seconds)
             else:
                 result = MasterAnswer("refused", reason=ans.reason)
@@ -317,7 +324,7 @@ class NodeAgent:
             if ev.master == self.cfg.client_interface and _MAC.match(mac):
                 self._ports[ev.ifname] = mac
                 event(log, "station_associated", mac=mac, port=ev.ifname)
-                self._roam(R.Arrived(mac, self.cfg.client_interface), now)
+                self._arrived(mac, now)
         elif isinstance(ev, LinkDown):
             mac = self._ports.pop(ev.ifname, None)
             if mac is not None:
@@ -328,7 +335,18 @@ class NodeAgent:
             if ev.ifname in self._ports or (c is not None and c.present) \
                     or ev.mac == str(self.cfg.gateway_mac) or int(ev.mac[:2], 16) & 1:
                 return  # a known station, our own gateway MAC, or not a unicast MAC
-            self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
+            self._arrived(ev.mac, now)
+
+    def _arrived(self, mac: str, now: float) -> None:
+        """A station is here; with the master-given lease this node knows for it, if any."""
+        iface = self.cfg.client_interface
+        known = self.known.get(mac, now)
+        if known is None:
+            self._roam(R.Arrived(mac, iface), now)
+            return
+        ip, expires, seq = known
+        self.dhcp.remember(mac, ip, expires, iface)  # renewable from here while the master is silent
+        self._roam(R.Arrived(mac, iface, ip, expires, seq), now)
 
     def _station(self, ev, now: float) -> None:
         """hostapd's AP-STA-CONNECTED / AP-STA-DISCONNECTED."""
@@ -336,7 +354,7 @@ class NodeAgent:
 
         if isinstance(ev, StationConnected):
             event(log, "station_associated", mac=ev.mac, port=ev.ifname)
-            self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
+            self._arrived(ev.mac, now)
         else:
             event(log, "station_left", mac=ev.mac, port=ev.ifname)
             self._roam(R.Departed(ev.mac), now)
@@ -372,6 +390,7 @@ class NodeAgent:
                     ev = R.ClaimAnswered(mac, ans.ok, ans.ip, ans.seq, expires, ans.reason)
                     if ans.ok and ans.ip is not None:  # renewable from here if the master goes
                         self.dhcp.remember(mac, ans.ip, expires, self.cfg.client_interface)
+                        self.known.learn(mac, ans.ip, expires, ans.seq)
                     host = ans.fields.get(Field.HOSTNAME)
                     if ans.ok and host and self.dns is not None and ans.ip is not None:
                         self.dns.answerer.set_name(str(host), ans.ip)
@@ -380,7 +399,17 @@ class NodeAgent:
                 self._roam(ev, t)
 
             self.master.claim(a.mac, a.seq, answered)
+        elif isinstance(a, R.CheckMaster):
+            def checked(ans: Answer | None, mac=a.mac) -> None:
+                if ans is None:
+                    event(log, "master_silent", level=logging.WARNING, mac=mac)
+                    self._roam(R.MasterSilent(mac), self.clock())
+
+            self.master.query(checked, mac=a.mac, deadline=self.cfg.master_down.check_seconds)
         elif isinstance(a, R.InstallRoute):
+            c = self.roaming.clients.get(a.mac)
+            if c is not None and c.provisional:
+                event(log, "served_provisionally", mac=a.mac, ip=a.ip)
             if a.mac:
                 self.binding.bind(a.ip, a.mac)
             k.add_host_route(a.ip, a.interface, self.proto)

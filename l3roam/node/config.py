@@ -112,6 +112,26 @@ class GuardConfig:
 
 
 @dataclass(frozen=True)
+class MasterDownConfig:
+    """Roaming while the master does not answer (docs/node.md)."""
+
+    serve_known_leases: bool = True  # serve a client whose master-given lease is known here ...
+    serve_after_seconds: float = 0.3  # ... once its claim has waited this long
+    check_seconds: float | None = 0.5  # a station left: ask the master; silent this long: withdraw
+    lease_sync_seconds: float = 60.0  # pull the master's lease table this often (0: never)
+
+    def check(self) -> list[ConfigProblem]:
+        out = []
+        if not 0.05 <= self.serve_after_seconds <= 10:
+            out.append(ConfigProblem("serve_after_seconds", "must be between 0.05 and 10"))
+        if self.check_seconds is not None and not 0.05 <= self.check_seconds <= 10:
+            out.append(ConfigProblem("check_seconds", "must be between 0.05 and 10, or null"))
+        if self.lease_sync_seconds != 0 and not 5 <= self.lease_sync_seconds <= 86400:
+            out.append(ConfigProblem("lease_sync_seconds", "must be 0 (off) or between 5 and 86400"))
+        return out
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     node_id: str
     master: Endpoint
@@ -130,6 +150,7 @@ class NodeConfig:
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    master_down: MasterDownConfig = field(default_factory=MasterDownConfig)
     babel_socket: Path | None = None  # babeld's local-path-readwrite: checked at start (host routes only)
     hello_seconds: float = 30.0
     master_deadline_seconds: float = 2.0

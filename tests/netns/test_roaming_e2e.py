@@ -103,6 +103,42 @@ def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
         assert list_netns(prefix) == []
 
 
+def test_with_the_master_killed_a_roaming_client_is_served_at_the_new_ap():
+    """kill -9 of the master, then a roam: the new AP serves the lease it learned by lease sync,
+    the old AP withdraws when the master stays silent; the client is reachable again quickly."""
+    prefix = f"l3rt-md{os.getpid() % 10000:04d}-"
+    tb = Testbed(topology.loads(YAML, prefix=prefix))
+    dhcp = None
+    try:
+        tb.up()
+        tb.wait_converged(30)
+        dep = Deployment(tb, handoff=True, extra_node="master_down: {lease_sync_seconds: 5}\n").start()
+        dhcp = DhcpClient("udhcpc", tb.ns("c1"), CLIENT_IFNAME, tb.run_dir / "c1", "md").start()
+        ip = dhcp.wait_bound(30)
+        tb.wait_reachable("r2", ip, 20)
+        time.sleep(6.0)  # r3 syncs the lease table once after the bind
+        dep.procs["master"].kill()
+        dep.procs["master"].wait(5)
+        Air(tb).move("c1", "r3")
+        t0 = time.monotonic()
+        took = tb.wait_reachable("r2", ip, 10)
+        assert took < GENEROUS_GAP_MS / 1000, took
+        end = time.monotonic() + 3  # the old AP withdraws once the master was silent 0.5 s
+        while proto44(tb, "r1", ip) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert proto44(tb, "r3", ip) and not proto44(tb, "r1", ip)
+        mac = str(tb.topo.client("c1").mac)
+        assert (mac, ip) in bound_pairs(tb, "r3") and (mac, ip) not in bound_pairs(tb, "r1")
+        assert f"event=served_provisionally mac={mac}" in dep.log("r3", "node")
+        assert f"event=master_silent mac={mac}" in dep.log("r1", "node")
+        assert time.monotonic() - t0 < 10
+    finally:
+        if dhcp is not None:
+            dhcp.stop()
+        tb.down()
+        assert list_netns(prefix) == []
+
+
 def test_ctrl_c_in_the_middle_of_the_demo_tears_everything_down():
     import signal
 
