@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from l3roam.measure.session import run_session  # noqa: E402
+from l3roam.testbed.session import run_roams  # noqa: E402
 from l3roam.testbed import topology  # noqa: E402
 from l3roam.testbed.builder import Testbed  # noqa: E402
 from l3roam.testbed.deploy import Deployment  # noqa: E402
@@ -61,13 +61,13 @@ def one(design: str, prefix: str) -> dict:
         dep.procs["master"].kill()  # kill -9
         dep.procs["master"].wait(5)
         time.sleep(0.5)
-        res = run_session(tb, "c1", ip, [Move(0.0, "c1", "r1", "r3")], tb.run_dir / "session",
-                          lead_in=1.0, tail=12.0)
-        r = res.roams[0]
+        res = run_roams(tb, "c1", ip, [Move(0.0, "c1", "r1", "r3")], tb.run_dir / "session",
+                        lead_in=1.0, tail=12.0)
+        r, up = res.down[0], res.up[0]
         tcp = res.tcp or {}
         served = "event=served_provisionally" in dep.log("r3", "node")
         silent = "event=master_silent" in dep.log("r1", "node")
-        return {"gap_ms": r.gap_ms, "lost": r.lost, "tcp_stall_ms": tcp.get("longest_stall_ms"),
+        return {"gap_ms": r.gap_ms, "lost": r.lost, "up_gap_ms": up.gap_ms, "tcp_stall_ms": tcp.get("longest_stall_ms"),
                 "tcp_alive": tcp.get("alive"), "provisional": served, "old_withdrew": silent,
                 "address_kept": tb.client_address("c1") == ip}
     finally:
