@@ -92,3 +92,24 @@ def test_relayed_dhcp_only_from_configured_relays_or_interfaces():
     via_if = Received("cell0", "x", A("198.51.100.7"), 67, GW, "uplink0")
     assert any(isinstance(a, AskMaster) for a in s.handle(discover(mac(4), A("198.51.100.7")), via_if, 0.0))
     assert s.counters.drops["relay_not_allowed"] == 2
+
+
+def test_bad_limits_in_the_node_config_name_file_key_and_problem(tmp_path):
+    import pytest
+
+    from l3roam.errors import ConfigError
+    from l3roam.node import config as nconfig
+
+    f = tmp_path / "node.yaml"
+    f.write_text("node_id: ap1\nmaster: 10.0.0.1:4500\nkey: '" + "61" * 16 + "'\nclient_interface: cell0\n"
+                 "gateway: 10.99.0.1/16\nhandoff: {enabled: false}\n"
+                 "dhcp: {max_offers: 10, max_offers_per_port: 11, mac_rate: 0, relays: [nope]}\n"
+                 "guard: {dhcp_port_rate: 0, trusted_ports: ['a-name-far-too-long']}\n"
+                 "master_down: {serve_after_seconds: 60, lease_sync_seconds: 1}\n")
+    with pytest.raises(ConfigError) as e:
+        nconfig.load(f)
+    text = str(e.value)
+    assert str(f) in text
+    for key in ("dhcp.max_offers_per_port", "dhcp.mac_rate", "dhcp.relays[0]", "guard.dhcp_port_rate",
+                "guard.trusted_ports", "master_down.serve_after_seconds", "master_down.lease_sync_seconds"):
+        assert key in text, (key, text)
