@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from l3roam.core.lease import LeasePolicy, LeaseState, LeaseTable
-from l3roam.errors import AuthenticationError, MalformedPacket
+from l3roam.errors import AuthenticationError, LeadershipLost, MalformedPacket
 from l3roam.log import event
 from l3roam.master.config import MasterConfig
 from l3roam.master.service import MasterService
@@ -72,8 +72,10 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 class MasterServer:
-    def __init__(self, cfg: MasterConfig, store: LeaseStore, keys: bytes | KeyRing, clock=time.time):
+    def __init__(self, cfg: MasterConfig, store: LeaseStore, keys: bytes | KeyRing, clock=time.time,
+                 fenced=lambda: False):
         self.cfg = cfg
+        self.fenced = fenced  # True once a replicated store's leadership is lost
         self.store = store
         self.clock = clock
         self.metrics = Registry("l3roam_master")
@@ -175,6 +177,8 @@ class MasterServer:
                     pass
         if self._commit_error is not None:
             raise self._commit_error
+        if self.fenced():
+            raise LeadershipLost("the leader lease is gone: another master may be active")
         datagrams = self._drain()
         now = self.clock()
         now_ms = int(now * 1000)
