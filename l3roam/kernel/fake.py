@@ -79,6 +79,9 @@ class FakeKernel:
         self.arps: list[tuple[str, IPv4Address, str, str]] = []
         self.calls: list[tuple[str, tuple]] = []
         self.closed = False
+        self.guard: str | None = None  # the guarded interface once guard_setup ran
+        self.bound: dict[IPv4Address, str] = {}  # station binding: address -> MAC
+        self.port_marks: dict[str, int] = {}
 
     def _need(self, ifname: str) -> FakeLink:
         if ifname not in self.links:
@@ -148,6 +151,41 @@ class FakeKernel:
         self._log("send_gratuitous_arp", ifname, ip, mac, dst_mac)
         self._need(ifname)
         self.arps.append((ifname, IPv4Address(ip), mac.lower(), dst_mac.lower()))
+
+    # station binding
+    def guard_setup(self, ifname: str, gateway: IPv4Address, trusted_ports: tuple[str, ...] = (),
+                    **limits: int) -> None:
+        self._log("guard_setup", ifname, gateway, tuple(trusted_ports))
+        self._need(ifname)
+        self.guard = ifname
+
+    def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._log("guard_bind", ifname, ip, mac)
+        self._need(ifname)
+        if self.guard is None:
+            raise KernelError("station binding", detail="guard_setup was not called")
+        self.bound[IPv4Address(ip)] = mac.lower()
+
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._log("guard_unbind", ifname, ip, mac)
+        if self.bound.get(IPv4Address(ip)) == mac.lower():
+            del self.bound[IPv4Address(ip)]
+
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        self._log("guard_port", ifname, mark)
+        if mark is None:
+            self.port_marks.pop(ifname, None)
+        else:
+            self.port_marks[ifname] = mark
+
+    def guard_bindings(self) -> dict[IPv4Address, str]:
+        return dict(self.bound)
+
+    def guard_counters(self) -> dict[str, int]:
+        return {}
+
+    def guard_teardown(self) -> None:
+        self.guard = None
 
     # SRv6
     def install_sid(self, sid: IPv6Address, ifname: str, proto: int = DEFAULT_ROUTE_PROTO) -> None:

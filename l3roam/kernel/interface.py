@@ -108,6 +108,29 @@ class Kernel(Protocol):
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:
         """Announce ``ip`` is at ``mac`` on ``ifname`` (ARP reply, RFC 5227 §3)."""
 
+    # --- station binding (guard_rules.py, guard.py) ----------------------------
+    def guard_setup(self, ifname: str, gateway: IPv4Address, trusted_ports: tuple[str, ...] = (),
+                    **limits: int) -> None:
+        """Filter the client side of ``ifname``: only bound (MAC, address) pairs source IPv4/ARP."""
+
+    def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        """Bind ``ip`` to ``mac``: a permanent neighbour entry and a filter element."""
+
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        """Undo ``guard_bind``; absent is fine."""
+
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        """DHCP entering by station port ``ifname`` gets packet mark ``mark`` (None: forget it)."""
+
+    def guard_bindings(self) -> dict[IPv4Address, str]:
+        """The pairs bound now: address -> MAC."""
+
+    def guard_counters(self) -> dict[str, int]:
+        """Packets dropped, by reason (``guard_rules.REASONS``)."""
+
+    def guard_teardown(self) -> None:
+        """Remove the filter."""
+
     # --- SRv6 hand-off ---------------------------------------------------------
     def install_sid(self, sid: IPv6Address, ifname: str, proto: int = DEFAULT_ROUTE_PROTO) -> None:
         """Decapsulating SID: ``sid/128 encap seg6local action End.DX4 nh4 0.0.0.0``."""

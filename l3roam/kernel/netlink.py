@@ -55,6 +55,7 @@ class NetlinkKernel:
         self._ns = NamespaceThread(netns, name=f"l3roam-kernel-{netns or 'host'}")
         self._arp_socks: dict[str, socket.socket] = {}  # ifname -> send-only packet socket
         self._tunnel_sid: IPv6Address | None = None  # set when the hand-off uses IPv6 tunnels (no SRv6)
+        self._guard = None  # StationGuard once guard_setup ran
         try:
             self._ipr: IPRoute = self._ns.run(IPRoute)
             self._rt = self._ns.run(RouteSocket)  # host routes on the hot path (see rtnl.py)
@@ -105,6 +106,8 @@ class NetlinkKernel:
             for s in self._arp_socks.values():
                 s.close()
             self._arp_socks.clear()
+            if self._guard is not None:
+                self._guard.close()
             self._rt.close()
             self._ns.run(self._ipr.close)
         finally:
@@ -426,6 +429,45 @@ class NetlinkKernel:
     def set_mtu(self, ifname: str, mtu: int) -> None:
         idx = self._ifindex(ifname)
         self._do(f"set MTU of {ifname} to {mtu}", lambda: self._ipr.link("set", index=idx, mtu=mtu))
+
+    # --- station binding (guard.py) ---------------------------------------------------
+    def guard_setup(self, ifname: str, gateway: IPv4Address, trusted_ports: tuple[str, ...] = (),
+                    **limits: int) -> None:
+        from l3roam.kernel.guard import StationGuard, is_bridge
+        from l3roam.kernel.guard_rules import GuardSettings
+
+        self._ifindex(ifname)  # a clear error for a missing interface
+        settings = GuardSettings(ifname, self._ns.run(is_bridge, ifname), gateway,
+                                 tuple(trusted_ports), **limits)
+        if self._guard is not None:
+            self._guard.close()
+        self._guard = StationGuard(self._ns, self._ipr, settings)
+        self._guard.setup()
+
+    def _guard_on(self) -> "StationGuard":
+        if self._guard is None:
+            raise KernelError("station binding", detail="guard_setup was not called")
+        return self._guard
+
+    def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._guard_on().bind(self._ifindex(ifname), ip, mac)
+
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._guard_on().unbind(self._ifindex(ifname), ip, mac)
+
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        self._guard_on().port(ifname, mark)
+
+    def guard_bindings(self) -> dict[IPv4Address, str]:
+        return {b.ip: b.mac for b in self._guard_on().bindings()}
+
+    def guard_counters(self) -> dict[str, int]:
+        return self._guard.counters() if self._guard is not None else {}
+
+    def guard_teardown(self) -> None:
+        if self._guard is not None:
+            self._guard.teardown(self._ifindex(self._guard.s.device))
+            self._guard = None
 
     def open_monitor(self) -> "LinkMonitor":
         """A LinkMonitor in this kernel's namespace."""

@@ -68,6 +68,7 @@ def undo(kernel, cfg, fp: Footprint, roaming: R.RoamingTable, proto: int) -> lis
         attempt(f"redirect {ip}", kernel.remove_redirect, ip, proto=proto)
         attempt(f"redirect {ip}", kernel.remove_redirect, ip)  # the unannounced copy
     attempt("client routes", kernel.reconcile_host_routes, {}, proto)
+    attempt("station binding", kernel.guard_teardown)
     if cfg.handoff.enabled and cfg.handoff.sid is not None:
         attempt("SID", kernel.remove_sid, cfg.handoff.sid)
     attempt("gateway", kernel.teardown_gateway, cfg.client_interface, cfg.gateway, fp.link)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from l3roam.node import config as nconfig
 
     cfg = nconfig.load(args.config)  # a ConfigError ends in l3roam.cli.main: message, exit 2
-    key = cfg.shared_key()
+    key = cfg.node_key()  # reads the key file: a bad one is a ConfigError
     if args.check_config:
         print(f"{args.config}: ok (node {cfg.node_id}, clients on {cfg.client_interface}, "
               f"master {cfg.master})")

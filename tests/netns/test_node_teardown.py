@@ -4,7 +4,7 @@ Real kernel, real master, a real udhcpc: the agent sets up the gateway (MAC,
 address, proxy ARP sysctls), installs its SRv6 SID and a client /32, and is in
 the middle of a hand-off (a move notice from the master: announced redirect,
 then the unannounced copy) when SIGTERM arrives.  Afterwards links,
-addresses, routes (all tables, IPv4 and IPv6), permanent and proxy neighbour
+addresses, routes (all tables, IPv4 and IPv6), nftables rules, permanent and proxy neighbour
 entries and every net.* sysctl equal a snapshot taken before the start.
 SIGHUP instead leaves the data plane up (exit 75) for a restart.  Master and
 agent run with only the capabilities their systemd units leave them
@@ -68,6 +68,7 @@ def snapshot(ns: str) -> dict[str, list[str]]:
         "neigh_permanent": lines("neigh", "show", "nud", "permanent"),
         "neigh_proxy": lines("neigh", "show", "proxy") + lines("-6", "neigh", "show", "proxy"),
         "sysctls": sorted(s for s in sysctls if not any(v in s for v in volatile)),
+        "nftables": sh("ip", "netns", "exec", ns, "nft", "list", "ruleset").splitlines(),
     }
 
 

@@ -26,6 +26,7 @@ def cli(*argv: str) -> subprocess.CompletedProcess:
 def test_the_pages_configs_pass_check_config_and_render_babeld_conf(tmp_path):
     key = tmp_path / "key"
     key.write_text("ab" * 32 + "\n")
+    key.chmod(0o600)  # the page says chmod 600; the master refuses a key others can read
     master = tmp_path / "master.yaml"
     master.write_text(heredoc("/etc/l3roam/master.yaml").replace("/etc/l3roam/key", str(key)))
     r = cli("master", "--config", str(master), "--check-config")

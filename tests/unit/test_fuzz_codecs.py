@@ -204,9 +204,10 @@ def signed_datagram(r: random.Random) -> bytes:
         sender = sender[:C.MAX_SENDER] or b"x"
     payload = tlvs(r)
     mtype = r.randrange(1, 8) if r.random() < 0.95 else r.choice([0, 8, 255])
+    kid = C.SHARED_ID.encode() if r.random() < 0.95 else text(r, 40)  # the key id (protocol v2)
     head = C.HEADER.pack(C.MAGIC, C.VERSION, mtype, r.choice([0, 1, 1, 2, 255]), len(sender), len(payload),
-                         r.getrandbits(64), r.getrandbits(64), r.getrandbits(64))
-    body = head + sender + payload
+                         r.getrandbits(64), r.getrandbits(64), r.getrandbits(64), len(kid))
+    body = head + kid + sender + payload
     data = body + hmac.digest(KEY, body, "sha256")
     roll = r.random()
     if roll < 0.03:  # a bit flipped after signing: refused
