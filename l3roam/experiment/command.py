@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory for raw results and the report")
     p.add_argument("--prefix", help="namespace prefix (overrides the file's)")
     p.add_argument("--check", action="store_true", help="validate the file and exit")
+    p.add_argument("--mesh", action="append", default=[],
+                   help="client_scale: run only this mesh (repeatable; default: all)")
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
 
 
@@ -39,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     out = Path(args.out)
-    runner = Runner(spec, Path(args.file), out)
+    unknown = set(args.mesh) - {m.name for m in spec.client_scale.meshes}
+    if unknown:
+        print(f"{args.file}: no client_scale mesh named {', '.join(sorted(unknown))}")
+        return 2
+    runner = Runner(spec, Path(args.file), out, meshes=tuple(args.mesh))
     try:
         runner.run_all()
     except KeyboardInterrupt:
