@@ -3,10 +3,13 @@
 Runs inside an AP's namespace for the whole experiment and takes one command
 per line on stdin; each answer is one JSON line on stdout::
 
-    add FIRST COUNT   lease MACs FIRST..FIRST+COUNT-1 (BIND at this node) and
+    add FIRST COUNT   lease MACs FIRST..FIRST+COUNT-1 (BIND from this node) and
                       install each address as a /32 of the client protocol
                       -> {"cmd": "add", "ok": {"index": "ip", ...}, "lease_failed": n,
                           "route_failed": n, "errors": [...]}
+    burst FIRST COUNT like add, but all routes in one ``ip -force -batch -`` (as fast
+                      as the kernel takes them: the burst that overruns babeld's
+                      netlink socket); each failed line is counted from ip's errors
     move INDEX        BIND the MAC here (the master records the move and tells
                       the old AP's agent), install its /32 here
                       -> {"cmd": "move", "index": i, "ip": "...", "ok": true|false, "error": ...}
@@ -14,7 +17,10 @@ per line on stdin; each answer is one JSON line on stdout::
 
 Every netlink request is acknowledged and checked (an ``ip -batch -force``
 would skip failures silently), so a route that did not make it into the
-kernel is counted, never assumed.  ``add`` pipelines the master requests
+kernel is counted, never assumed.  The driver talks to the master under a
+node id of its own (``<ap>.light``): two senders under one id would trip
+the master's replay guard, and the master's move notices for lightweight
+clients then reach the driver (which acknowledges them), not the agent.  ``add`` pipelines the master requests
 (``--window`` in flight).  MACs are ``02:00:10:xx:xx:xx`` from the index.
 """
 
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import subprocess
 import sys
 from ipaddress import IPv4Address
 
@@ -32,6 +40,9 @@ from l3roam.master.client import MasterClient
 from l3roam.proto.control import LeaseOp
 
 
+_FAILED_LINE = re.compile(r"Command failed -:(\d+)")
+
+
 def mac_of(index: int) -> str:
     return "02:00:10:" + ":".join(f"{b:02x}" for b in index.to_bytes(3, "big"))
 
@@ -40,12 +51,15 @@ class Driver:
     def __init__(self, node: str, key: bytes, master: tuple[str, int], ifname: str, proto: int,
                  window: int = 200, lease_seconds: int = 7200):
         self.node = node
+        # its own node id: the AP's agent talks to the master as <ap> with its own request sequence,
+        # and the master refuses a sender's sequence numbers that go backwards (replay guard)
         self.client = MasterClient(node, key, master, deadline=10.0)
         self.ipr = IPRoute()
         links = self.ipr.link_lookup(ifname=ifname)
         if not links:
             raise SystemExit(f"no interface {ifname} in this namespace")
         self.oif = links[0]
+        self.ifname = ifname
         self.proto = proto
         self.window = window
         self.lease_seconds = lease_seconds
@@ -93,6 +107,19 @@ class Driver:
         return {"cmd": "add", "ok": ok, "lease_failed": lease_failed, "route_failed": len(errors),
                 "errors": errors[:5]}
 
+    def burst(self, first: int, count: int) -> dict:
+        got, lease_failed = self._leases(list(range(first, first + count)))
+        order = list(got.items())
+        text = "".join(f"route replace {ip}/32 dev {self.ifname} proto {self.proto} scope link\n" for _, ip in order)
+        out = subprocess.run(["ip", "-force", "-batch", "-"], input=text, capture_output=True, text=True)
+        failed_lines = {int(x) for x in _FAILED_LINE.findall(out.stderr)}
+        ok = {i: ip for n, (i, ip) in enumerate(order, 1) if n not in failed_lines}
+        errors = out.stderr.strip().splitlines()[:5]
+        if out.returncode != 0 and not failed_lines:  # ip itself failed: count nothing as installed
+            ok, errors = {}, [f"ip -batch exited {out.returncode}: {out.stderr.strip()[:200]}"]
+        return {"cmd": "add", "ok": ok, "lease_failed": lease_failed, "route_failed": len(got) - len(ok),
+                "errors": errors}
+
     def move(self, index: int) -> dict:
         got, _ = self._leases([index])
         ip = got.get(index)
@@ -110,6 +137,8 @@ class Driver:
         try:
             if words[0] == "add" and len(words) == 3:
                 return self.add(int(words[1]), int(words[2]))
+            if words[0] == "burst" and len(words) == 3:
+                return self.burst(int(words[1]), int(words[2]))
             if words[0] == "move" and len(words) == 2:
                 return self.move(int(words[1]))
             if words[0] == "del" and len(words) == 2:
@@ -123,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m l3roam.experiment.clientdriver")
     p.add_argument("--master", required=True, help="host:port")
     p.add_argument("--key", required=True)
-    p.add_argument("--node", required=True)
+    p.add_argument("--node", required=True, help="node id towards the master (not the AP agent's own)")
     p.add_argument("--ifname", default="cell0")
     p.add_argument("--proto", type=int, default=44)
     p.add_argument("--window", type=int, default=200)

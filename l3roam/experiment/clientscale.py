@@ -50,7 +50,7 @@ class Drivers:
         proto = str(tb.topo.spec.babel.client_proto)
         for ap in tb.topo.aps:
             p = tb.popen(ap, [sys.executable, "-m", "l3roam.experiment.clientdriver", "--master",
-                              f"{dep.master_address}:{MASTER_PORT}", "--key", dep.key, "--node", ap,
+                              f"{dep.master_address}:{MASTER_PORT}", "--key", dep.key, "--node", f"{ap}.light",
                               "--ifname", CELL_BRIDGE, "--proto", proto],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self.procs[ap] = p
@@ -114,7 +114,9 @@ class Run:
                   "aps": list(topo.aps), "hello": topo.spec.babel.hello_interval,
                   "update_interval": topo.spec.babel.update_interval,
                   "kernel_check_interval": topo.spec.babel.kernel_check_interval,
-                  "mtu": topo.spec.mesh.mtu, "points": points, "load_before": list(os.getloadavg())}
+                  "mtu": topo.spec.mesh.mtu, "master": topo.master,
+                  "mean_hops_ap_to_master": statistics.fmean(topo.hops(topo.master)[a] for a in topo.aps),
+                  "points": points, "load_before": list(os.getloadavg())}
         drivers = None
         t0 = time.monotonic()
         try:
@@ -158,7 +160,7 @@ class Run:
         t = time.monotonic()
         for ap, k in zip(aps, share):
             if k:
-                drivers.send(ap, f"add {start} {k}")
+                drivers.send(ap, f"{'burst' if self.c.fill == 'burst' else 'add'} {start} {k}")
             start += k
         pending = sum(1 for k in share if k)
         failed = {"lease": 0, "route": 0}

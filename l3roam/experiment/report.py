@@ -1,7 +1,9 @@
 """``l3roam report DIR``: the Markdown report and PNG plots of an experiment's output.
 
 Reads ``meta.json``, ``runs.json`` and, when present, ``costs.json`` and
-``scale.json`` from DIR (written by ``l3roam experiment``); writes
+``scale.json`` from DIR (a directory with only ``clientscale-*.json``
+renders the "Many clients" section into an existing Markdown file instead,
+between its markers; see ``l3roam.experiment.clientreport``) (written by ``l3roam experiment``); writes
 ``DIR/report.md`` and ``DIR/figures/*.png``.  ``--md`` and ``--figures``
 write them elsewhere (docs/results.md with docs/results/), with image links
 relative to the Markdown file.  Needs matplotlib (``pip install .[report]``).
@@ -38,6 +40,8 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     fig_dir.mkdir(parents=True, exist_ok=True)
     meta = _load(out / "meta.json", {})
     runs = _load(out / "runs.json", [])
+    if not runs and list(out.glob("clientscale-*.json")):
+        return write_clients_section(out, md_path, fig_dir)
     costs = _load(out / "costs.json", [])
     scale = _load(out / "scale.json", [])
     made = {
@@ -54,6 +58,18 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     if notes:
         text += "\n" + notes.strip() + "\n"
     md_path.write_text(text)
+    return md_path
+
+
+def write_clients_section(out: Path, md_path: Path, fig_dir: Path) -> Path:
+    """Client-scale results only: render the "Many clients" section into ``md_path`` (between its markers)."""
+    from l3roam.experiment import clientreport
+
+    meshes = clientreport.load(out)
+    fig = clientreport.figure(meshes, fig_dir / "clients-control.png")
+    section = clientreport.render_section(meshes, os.path.relpath(fig, md_path.parent) if fig else None)
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    clientreport.splice(md_path, section)
     return md_path
 
 

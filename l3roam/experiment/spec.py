@@ -129,6 +129,9 @@ class ClientScaleSpec:
     window: float = 8.0
     settle_timeout: float = 60.0
     capture: bool = True  # tcpdump one link per point and count bytes by TLV type
+    # how an AP installs a step's routes: "burst" (one ip -batch, as fast as the kernel takes
+    # them) or "netlink" (one checked request after the other)
+    fill: Literal["burst", "netlink"] = "burst"
     seed: int = 1
 
     def check(self) -> list[ConfigProblem]:

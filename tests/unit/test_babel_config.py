@@ -111,3 +111,14 @@ def test_running_babeld_redistributing_a_subnet_or_source_specific_route_is_refu
     assert redistributed_problems(ok) == []
     bad = redistributed_problems([("10.99.0.0/24", "0.0.0.0/0"), ("10.99.0.9/32", "10.0.0.0/8")])
     assert len(bad) == 2 and all("flush_xroute" in b for b in bad)
+
+
+def test_renders_a_periodic_kernel_check_and_refuses_an_unusable_interval():
+    # babeld misses kernel route notifications under bursts (netlink ENOBUFS); only its periodic
+    # kernel-table check repairs that, so the interval is rendered explicitly (babeld's default: 300 s)
+    assert "kernel-check-interval 10" in render_checked(settings()).splitlines()
+    assert "kernel-check-interval 3" in render_checked(settings(kernel_check_interval=3)).splitlines()
+    for bad in (0, 3601):
+        problems = validate(settings(kernel_check_interval=bad))
+        assert [p.key for p in problems] == ["kernel_check_interval"]
+        assert "docs/babel.md" in problems[0].problem
