@@ -57,8 +57,22 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     text = render_markdown(meta, runs, costs, scale, figures, title)
     if notes:
         text += "\n" + notes.strip() + "\n"
+    kept = _clients_section(md_path)
     md_path.write_text(text)
+    if kept:  # the "Many clients" section comes from its own runs: a full report keeps it
+        from l3roam.experiment.clientreport import splice
+
+        splice(md_path, kept)
     return md_path
+
+
+def _clients_section(md_path: Path) -> str | None:
+    from l3roam.experiment.clientreport import BEGIN, END
+
+    text = md_path.read_text() if md_path.exists() else ""
+    if BEGIN not in text or END not in text:
+        return None
+    return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
 
 
 def write_clients_section(out: Path, md_path: Path, fig_dir: Path) -> Path:

@@ -19,8 +19,26 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "experiments").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_experiments_load(path):
     spec = load_file(ExperimentSpec, path)
-    assert spec.scenarios
+    assert spec.scenarios or spec.client_scale.enabled
     assert (path.parent / spec.testbed).exists()
+    for m in spec.client_scale.meshes:
+        assert (path.parent / m.testbed).exists(), m
+
+
+def test_client_scale_problems_are_reported():
+    with pytest.raises(ConfigError) as err:
+        load_text(ExperimentSpec, """
+testbed: x.yaml
+client_scale: {enabled: true, clients: [-1], window: 0, fill: fast}
+""")
+    keys = {p.key for p in err.value.problems}
+    assert {"client_scale.clients", "client_scale.window", "client_scale.fill", "client_scale.meshes"} <= keys
+
+
+def test_an_experiment_needs_something_to_run():
+    with pytest.raises(ConfigError) as err:
+        load_text(ExperimentSpec, "testbed: x.yaml\n")
+    assert [p.key for p in err.value.problems] == ["scenarios"]
 
 
 def test_problems_are_reported_together():
