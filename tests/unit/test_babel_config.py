@@ -205,3 +205,21 @@ def test_one_file_per_node_from_the_command_line():
     assert r.stdout.startswith("# babeld.conf rendered by l3roam") and "redistribute deny" in r.stdout
     r = cli("node", "--config", "configs/node.yaml", "--check-config")
     assert r.returncode == 0 and "configs/node.yaml: ok" in r.stdout, r.stderr
+
+
+def test_the_node_file_sets_the_kernel_check_and_a_bad_value_names_its_key(tmp_path):
+    import subprocess
+    import sys
+
+    text = (ROOT / "configs" / "node.yaml").read_text()
+    assert "kernel_check_interval: 10" in text
+    bad = tmp_path / "node.yaml"
+    bad.write_text(text.replace("kernel_check_interval: 10", "kernel_check_interval: 0"))
+    r = subprocess.run([sys.executable, "-m", "l3roam", "babel-config", "--config", str(bad)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "babel.kernel_check_interval: must be between 1 and 3600" in r.stderr
+    good = tmp_path / "good.yaml"
+    good.write_text(text.replace("kernel_check_interval: 10", "kernel_check_interval: 5"))
+    r = subprocess.run([sys.executable, "-m", "l3roam", "babel-config", "--config", str(good)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "kernel-check-interval 5" in r.stdout.splitlines()
