@@ -38,6 +38,21 @@ def prediction(m: dict) -> bb.Prediction:
     return bb.predict(m["update_interval"], m["mtu"], n, len(m["aps"]))
 
 
+def encoding(m: dict) -> tuple[float, float] | None:
+    """From the capture at the largest still point: (bytes per client per full update, full updates per s)."""
+    pts = [p for p in m["points"] if _still(p) and p["clients"] and p.get("capture", {}).get("tally")]
+    if not pts:
+        return None
+    p = max(pts, key=lambda p: p["clients"])
+    t, secs = p["capture"]["tally"], p["capture"]["seconds"]
+    updates = t.get("update", {}).get("count", 0)
+    if not updates:
+        return None
+    dumps = updates / p["clients"]  # own and loopback routes add a few per dump: negligible at this size
+    wire = sum(t.get(k, {}).get("bytes", 0) for k in ("headers", "router-id", "update", "next-hop"))
+    return wire / updates, dumps / secs
+
+
 def roam_cost(m: dict) -> list[tuple[float, float]]:
     """(roams/s, extra babel bytes per roam per link) against the still point at the same count."""
     base = {p["clients"]: p["babel_bytes_per_s_per_link"]["mean"] for p in m["points"] if _still(p)}
@@ -133,12 +148,22 @@ def _arithmetic(meshes: list[dict]) -> list[str]:
             continue
         rc = roam_cost(m)
         roam = ", ".join(f"{x:.0f} B at {r:g}/s" for r, x in rc) or "–"
+        enc = encoding(m)
         rows.append([m["mesh"], f"{f[1]:.2f}", f"{pr.bytes_per_client_per_link_per_s:.2f}",
-                     f"{f[1] / pr.bytes_per_client_per_link_per_s:.2f}", fmt(f[0]), roam,
-                     str(bb.roam_bytes(pr.update_tlv))])
+                     f"{f[1] / pr.bytes_per_client_per_link_per_s:.2f}",
+                     f"{enc[0]:.2f} / {pr.bytes_per_client_per_dump:.2f}" if enc else "–",
+                     f"{enc[1] * m['update_interval']:.2f}" if enc else "–",
+                     fmt(f[0]), roam, str(bb.roam_bytes(pr.update_tlv))])
     out.append(table(["mesh", "measured B/s per client per link (slope)", "predicted", "ratio",
+                      "bytes per client per full update, captured / predicted",
+                      "full updates per update interval, captured",
                       "intercept B/s (hellos, IHUs, loopbacks)", "measured extra bytes per roam per link",
                       "predicted per roam"], rows))
+    out.append("")
+    out.append("The ratio splits into the two columns after it: what one full update costs per client on the wire "
+               "(the encoding) and how many full updates a router actually sent per update interval (babeld "
+               "jitters its timer to 0.75-1.25 of the interval, and answers a neighbour's wildcard request, sent "
+               "when the neighbour (re)appears, with a full update out of turn).")
     out.append("")
     largest = [max((p for p in m["points"] if _still(p)), key=lambda p: p["clients"], default=None) for m in meshes]
     lines = [f"- {m['mesh']}, {p['clients']} clients, link {p.get('capture', {}).get('link', '?')}, one direction, "
