@@ -66,9 +66,11 @@ def predict(update_interval: float, mtu: int = 1600, clients: int = 1000, origin
     return Prediction(tlv, per_packet, per_client, 2 * per_client / update_interval)
 
 
-def roam_bytes(update_tlv: int = 16, messages_per_direction: int = 2) -> int:
-    """Estimated triggered bytes per roam on one link: the new route and the retraction of the old
-    one cross the link in each direction, each in a packet of its own (headers + Router-Id + Update)."""
+def roam_bytes(update_tlv: int = 16, messages_per_direction: int = 1) -> int:
+    """Estimated triggered bytes per roam on one link: the client's route changes once (its new AP
+    announces it before the old one retracts, so the old AP's retraction becomes a metric change
+    carried with it), each end of the link sends one triggered update for it in a packet of its own
+    (headers + Router-Id + Update).  ``messages_per_direction=2``: the retraction travels apart."""
     packet = IPV6_UDP + BABEL_HEADER + ROUTER_ID_TLV + update_tlv
     return 2 * messages_per_direction * packet
 

@@ -153,7 +153,7 @@ def _arithmetic(meshes: list[dict]) -> list[str]:
                      f"{f[1] / pr.bytes_per_client_per_link_per_s:.2f}",
                      f"{enc[0]:.2f} / {pr.bytes_per_client_per_dump:.2f}" if enc else "–",
                      f"{enc[1] * m['update_interval']:.2f}" if enc else "–",
-                     fmt(f[0]), roam, str(bb.roam_bytes(pr.update_tlv))])
+                     fmt(f[0]), roam, f"{bb.roam_bytes(pr.update_tlv)}-{bb.roam_bytes(pr.update_tlv, 2)}"])
     out.append(table(["mesh", "measured B/s per client per link (slope)", "predicted", "ratio",
                       "bytes per client per full update, captured / predicted",
                       "full updates per update interval, captured",
@@ -192,21 +192,27 @@ def _operator(meshes: list[dict], figure: str | None) -> list[str]:
                 n = bb.crossings(base, slope, mbit * 1e6 / 8, share)
                 cells.append("never" if n is None else f"{n:,.0f}")
         h = m.get("mean_hops_ap_to_master")
-        for u in USER_KBIT:
-            if h:
-                per_link = u * 1000 / 8 * h / m["links"]  # user bytes/s per client on an average link
-                cells.append(f"{'always' if per_link <= slope else f'{base / (per_link - slope):,.0f}'}")
-            else:
-                cells.append("–")
+        if h:
+            # users' bytes/s per client on an average link: u/8 x mean hops to the gateway / links
+            breakeven = slope * 8 * m["links"] / h  # bit/s per client below which routing > users at any size
+            cells.append(f"{breakeven / 1000:.1f} kbit/s")
+            for u in USER_KBIT:
+                per_link = u * 1000 / 8 * h / m["links"]
+                cells.append("every count" if per_link <= slope else f"up to {base / (per_link - slope):,.0f}")
+        else:
+            cells += ["–"] * (1 + len(USER_KBIT))
         rows.append(cells)
     head = ["mesh", "routing per client per link"]
     head += [f"{int(s * 100)} % of {mb} Mbit/s at" for mb in LINKS_MBIT for s in SHARES]
-    head += [f"exceeds users' traffic (avg link) at {u} kbit/s per client from" for u in USER_KBIT]
-    out.append("Client counts at which babel's control traffic on a link (both directions, measured fit "
-               "*intercept + slope x clients*, update interval as above) reaches a share of the link, and from which "
-               "it exceeds the users' own traffic on an average link, for a stated per-client average *u* that "
-               "flows between the client's AP and a gateway at the master's router (an average link then carries "
-               "*u x mean hops / links* per client).")
+    head += ["routing exceeds users' traffic (avg link) while clients average less than"]
+    head += [f"routing exceeds users' traffic (avg link) at u = {u} kbit/s: clients" for u in USER_KBIT]
+    out.append("Client counts at which babel's control traffic on a link (both directions, the measured fit "
+               "*intercept + slope x clients*, update interval as above) reaches a share of a 10 or 50 Mbit/s "
+               "link.  Against the users' own traffic: if each client averages *u* between its AP and a gateway "
+               "at the master's router, an average link carries *u x mean hops / links* of it per client, which "
+               "grows with the clients just like babel's share, so the comparison is per client: routing traffic "
+               "exceeds the users' on an average link whenever clients average less than the break-even rate, "
+               "at any mesh size (and below that, only while the few hellos dominate).")
     out.append("")
     out.append(table(head, rows))
     out.append("")

@@ -39,6 +39,8 @@ def test_fit_roam_cost_and_the_section():
     assert "### Against RFC 8966's arithmetic" in text and "| line5 | 8.40 | 8.3" in text
     # 1 % of 10 Mbit/s = 12,500 B/s: (12500 - 700) / 8.4 = 1,405 clients
     assert "| line5 | 67 bit/s | 1,405 |" in text
+    # users: u/8 x (5/3 hops) / 4 links per client; break-even 8.4*8*4/(5/3) = 161 bit/s
+    assert "| 0.2 kbit/s | up to 16 | up to 1 |" in text
     assert "![clients](results/clients-control.png)" in text
 
 
