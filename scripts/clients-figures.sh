@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 out=${1:-/tmp/l3roam-clients}
 shift || true
 meshes=("$@")
-[ ${#meshes[@]} -gt 0 ] || meshes=(line5 grid50 ulm50)
+[ ${#meshes[@]} -gt 0 ] || meshes=(line5 line5-check300 grid50 ulm50)
 mkdir -p "$out"
 for m in "${meshes[@]}"; do
     flock /tmp/l3roam-heavy.lock python3 -m l3roam experiment configs/experiments/clients.yaml \
