@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from l3roam.experiment import babelbytes
@@ -186,19 +187,31 @@ class Run:
             self.say(f"  warning: {failed['lease']} leases and {failed['route']} routes failed")
 
     # ---------------------------------------------------------------- measuring
+    def _read(self, router: str) -> tuple[str, dict[str, coverage.Entry], float]:
+        text = probe.route_text(self.tb, router)
+        return router, coverage.parse_routes(text, self.net), time.monotonic()
+
     def _tables(self) -> dict[str, dict[str, coverage.Entry]]:
-        return {r.name: coverage.parse_routes(probe.route_text(self.tb, r.name), self.net) for r in self.topo.routers}
+        with ThreadPoolExecutor(8) as ex:
+            return {r: t for r, t, _ in ex.map(self._read, [r.name for r in self.topo.routers])}
 
     def _settle(self) -> float | None:
-        """Seconds until every router holds a route for every client (presence only), None at timeout."""
+        """Seconds until every router held a route for every client (presence; each router's time is
+        when its table was read complete, so the poll's own duration does not count); None at timeout."""
         t0 = time.monotonic()
-        while True:
-            tables = self._tables()
-            if all(coverage.count_present(t, self.where, r, self.proto) == len(self.where) for r, t in tables.items()):
-                return time.monotonic() - t0
-            if time.monotonic() - t0 > self.c.settle_timeout:
-                return None
-            time.sleep(0.5)
+        done: dict[str, float] = {}
+        want = len(self.where)
+        with ThreadPoolExecutor(8) as ex:
+            while True:
+                todo = [r.name for r in self.topo.routers if r.name not in done]
+                for r, table, t in ex.map(self._read, todo):
+                    if coverage.count_present(table, self.where, r, self.proto) == want:
+                        done[r] = t - t0
+                if len(done) == len(self.topo.routers):
+                    return max(done.values())
+                if time.monotonic() - t0 > self.c.settle_timeout:
+                    return None
+                time.sleep(0.2)
 
     def _coverage(self) -> dict:
         cov = coverage.check(self._tables(), self.where, self.neighbour_of, self.proto)
