@@ -34,6 +34,8 @@ UPDATE_FIXED = 2 + 10  # TLV header + AE, flags, plen, omitted, interval, seqno,
 ROUTER_ID_TLV = 2 + 10  # TLV header + reserved(2) + router-id(8)
 NEXT_HOP_V4_TLV = 2 + 2 + 4
 
+FULL_PACKET_UPDATES = 24  # a packet with at least this many updates belongs to a full (periodic) update
+
 TLV_NAMES = {0: "pad1", 1: "padn", 2: "ack-request", 3: "ack", 4: "hello", 5: "ihu", 6: "router-id",
              7: "next-hop", 8: "update", 9: "route-request", 10: "seqno-request", 11: "tspc", 12: "hmac",
              13: "mh-request"}
@@ -76,7 +78,8 @@ def roam_bytes(update_tlv: int = 16, messages_per_direction: int = 1) -> int:
 
 
 def tally(payloads: list[bytes]) -> dict[str, dict[str, int]]:
-    """Bytes (counting IPv6+UDP+babel headers to packets) and TLVs by type in babel payloads.
+    """Bytes (counting IPv6+UDP+babel headers to packets) and TLVs by type in babel payloads,
+    and whole packets (headers included) by how many updates they carry (``packets-*``).
 
     A malformed packet is counted under ``malformed`` and skipped, never raised.
     """
@@ -91,6 +94,7 @@ def tally(payloads: list[bytes]) -> dict[str, dict[str, int]]:
         out["headers"]["count"] += 1
         out["headers"]["bytes"] += IPV6_UDP + BABEL_HEADER
         i, end = 4, min(len(p), 4 + body_len)
+        updates = 0
         while i < end:
             t = p[i]
             n = 1 if t == 0 else (2 + p[i + 1] if i + 1 < end else end - i)
@@ -98,7 +102,15 @@ def tally(payloads: list[bytes]) -> dict[str, dict[str, int]]:
             slot = out.setdefault(name, {"count": 0, "bytes": 0})
             slot["count"] += 1
             slot["bytes"] += n
+            updates += t == 8
             i += n
+        # whole packets by what they carry: a full update fills packets with dozens of updates,
+        # a triggered one (a roam) goes out in a packet of a few
+        kind = ("packets-without-updates" if updates == 0 else
+                "packets-few-updates" if updates < FULL_PACKET_UPDATES else "packets-full-updates")
+        slot = out.setdefault(kind, {"count": 0, "bytes": 0})
+        slot["count"] += 1
+        slot["bytes"] += len(p) + IPV6_UDP
         if len(p) > end:  # packet trailer (RFC 8966 §4.2)
             slot = out.setdefault("trailer", {"count": 0, "bytes": 0})
             slot["count"] += 1

@@ -54,13 +54,25 @@ def encoding(m: dict) -> tuple[float, float] | None:
 
 
 def roam_cost(m: dict) -> list[tuple[float, float]]:
-    """(roams/s, extra babel bytes per roam per link) against the still point at the same count."""
-    base = {p["clients"]: p["babel_bytes_per_s_per_link"]["mean"] for p in m["points"] if _still(p)}
+    """(roams/s, triggered babel bytes per roam per link): bytes of packets with few updates (not part of
+    a full update) in the captured direction at the roam point, minus the still point's, twice (both
+    directions), per roam.  Falls back to the per-link counters when there is no capture."""
+    def few(p: dict) -> float | None:
+        t = p.get("capture", {}).get("tally", {})
+        if "packets-few-updates" not in t and "packets-full-updates" not in t:
+            return None
+        return t.get("packets-few-updates", {}).get("bytes", 0) / p["capture"]["seconds"]
+
+    still = {p["clients"]: p for p in m["points"] if _still(p)}
     out = []
     for p in m["points"]:
-        if p.get("roam_rate") and p["clients"] in base and p["roams"]:
-            extra = p["babel_bytes_per_s_per_link"]["mean"] - base[p["clients"]]
-            out.append((p["roam_rate"], extra * p["seconds"] / p["roams"]))
+        if p.get("roam_rate") and p["clients"] in still and p["roams"]:
+            a, b = few(still[p["clients"]]), few(p)
+            if a is not None and b is not None:
+                out.append((p["roam_rate"], 2 * (b - a) * p["seconds"] / p["roams"]))
+            else:
+                extra = p["babel_bytes_per_s_per_link"]["mean"] - still[p["clients"]]["babel_bytes_per_s_per_link"]["mean"]
+                out.append((p["roam_rate"], extra * p["seconds"] / p["roams"]))
     return out
 
 

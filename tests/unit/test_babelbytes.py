@@ -49,6 +49,11 @@ def test_tally_counts_bytes_by_tlv_type_and_survives_garbage():
     assert t["pad1"] == {"count": 1, "bytes": 1}
     assert t["malformed"]["count"] == 1
     assert t["trailer"] == {"count": 1, "bytes": 2}
+    # whole packets by how many updates they carry (a full update fills them, a roam's does not)
+    assert t["packets-without-updates"]["count"] == 2
+    assert t["packets-few-updates"] == {"count": 1, "bytes": len(packet(rid, upd, upd, bytes([0]))) + 48}
+    full = bb.tally([packet(rid, *[upd] * 30)])
+    assert full["packets-full-updates"]["count"] == 1 and "packets-few-updates" not in full
 
 
 def test_a_tlv_running_past_the_body_is_not_an_error():
