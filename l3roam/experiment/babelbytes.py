@@ -118,6 +118,28 @@ def tally(payloads: list[bytes]) -> dict[str, dict[str, int]]:
     return out
 
 
+def update_bursts(packets: list[tuple[float, bytes]], gap: float = 0.05) -> list[int]:
+    """Update TLVs per burst: packets with updates less than ``gap`` seconds apart form one burst
+    (a full update leaves as one burst of full packets).  Malformed packets are skipped."""
+    out: list[int] = []
+    last = None
+    for t, p in packets:
+        if len(p) < 4 or p[0] != 42 or p[1] != 2:
+            continue
+        (body_len,) = struct.unpack_from("!H", p, 2)
+        i, end, n = 4, min(len(p), 4 + body_len), 0
+        while i < end:
+            n += p[i] == 8
+            i += 1 if p[i] == 0 else (2 + p[i + 1] if i + 1 < end else end - i)
+        if not n:
+            continue
+        if last is None or t - last > gap:
+            out.append(0)
+        out[-1] += n
+        last = t
+    return out
+
+
 def crossings(base: float, slope: float, capacity_bytes_per_s: float, share: float) -> float | None:
     """Clients at which ``base + slope * clients`` reaches ``share`` of the capacity (None: never)."""
     if slope <= 0:

@@ -48,9 +48,14 @@ def encoding(m: dict) -> tuple[float, float] | None:
     updates = t.get("update", {}).get("count", 0)
     if not updates:
         return None
-    dumps = updates / p["clients"]  # own and loopback routes add a few per dump: negligible at this size
+    # full updates: bursts that carried (nearly) every client; without them, update TLVs / clients
+    dumps = p["capture"].get("full_updates") or updates / p["clients"]
     wire = sum(t.get(k, {}).get("bytes", 0) for k in ("headers", "router-id", "update", "next-hop"))
     return wire / updates, dumps / secs
+
+
+def _late(m: dict) -> str:
+    return str(sum(p.get("babeld_log", {}).get("late_hellos", 0) for p in m["points"]))
 
 
 def roam_cost(m: dict) -> list[tuple[float, float]]:
@@ -164,11 +169,11 @@ def _arithmetic(meshes: list[dict]) -> list[str]:
         rows.append([m["mesh"], f"{f[1]:.2f}", f"{pr.bytes_per_client_per_link_per_s:.2f}",
                      f"{f[1] / pr.bytes_per_client_per_link_per_s:.2f}",
                      f"{enc[0]:.2f} / {pr.bytes_per_client_per_dump:.2f}" if enc else "–",
-                     f"{enc[1] * m['update_interval']:.2f}" if enc else "–",
+                     f"{enc[1] * m['update_interval']:.2f}" if enc else "–", _late(m),
                      fmt(f[0]), roam, f"{bb.roam_bytes(pr.update_tlv)}-{bb.roam_bytes(pr.update_tlv, 2)}"])
     out.append(table(["mesh", "measured B/s per client per link (slope)", "predicted", "ratio",
                       "bytes per client per full update, captured / predicted",
-                      "full updates per update interval, captured",
+                      "full updates per update interval, captured", "late hellos logged (all points)",
                       "intercept B/s (hellos, IHUs, loopbacks)", "measured extra bytes per roam per link",
                       "predicted per roam"], rows))
     out.append("")

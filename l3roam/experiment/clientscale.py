@@ -323,9 +323,13 @@ class Run:
         b = self._snapshot()
         if cap is not None:
             probe.stop_capture(cap)
-            payloads = probe.read_pcap_payloads(cap_path)
+            packets = probe.read_pcap(cap_path)
+            bursts = babelbytes.update_bursts(packets)
             point["capture"] = {"link": f"{link.a}->{link.b}", "seconds": round(b["t"] - a["t"], 2),
-                                "tally": babelbytes.tally(payloads)}
+                                "tally": babelbytes.tally([p for _, p in packets]),
+                                # bursts carrying (nearly) every client: full updates, periodic or not
+                                "full_updates": sum(1 for n in bursts if len(self.where) and n >= 0.9 * len(self.where)),
+                                "bursts": len(bursts)}
             cap_path.unlink(missing_ok=True)
         dt = b["t"] - a["t"]
         links = probe.per_link(tb, a["links"], b["links"], dt)
@@ -352,8 +356,8 @@ class Run:
             point["settle_s"] = None if settle is None else round(settle, 2)
             point["coverage"] = self._coverage()
         log1 = probe.babeld_log_counts(tb, self.prefix_text)
-        point["babeld_log"] = {k: sum(log1[r][k] - log0[r][k] for r in log1) for k in ("enobufs", "repaired_add",
-                                                                                       "repaired_flush")}
+        point["babeld_log"] = {k: sum(log1[r][k] - log0[r][k] for r in log1)
+                               for k in ("enobufs", "repaired_add", "repaired_flush", "late_hellos")}
         cv = point["coverage"]
         self.say(f"  {point['clients']} clients, {rate:g} roams/s: every route everywhere "
                  f"{cv['all_routes_everywhere']} (after {point['settle_s']} s; min {cv['routes_min']}/"

@@ -88,6 +88,8 @@ def babeld_log_counts(tb: Testbed, prefix_text: str) -> dict[str, dict[str, int]
     """Per router: netlink overruns logged and client routes babeld's kernel check added/flushed."""
     pat_add = re.compile(r"Adding missing route to " + re.escape(prefix_text))
     pat_flush = re.compile(r"Flushing spurious route to " + re.escape(prefix_text))
+    # a neighbour's hello came late (babeld: "bufferbloated"): a loaded machine; missed hellos
+    # change link costs, and every route through the neighbour is sent again
     out = {}
     for r in tb.topo.routers:
         try:
@@ -96,7 +98,8 @@ def babeld_log_counts(tb: Testbed, prefix_text: str) -> dict[str, dict[str, int]
             text = ""
         out[r.name] = {"enobufs": text.count("No buffer space available"),
                        "repaired_add": len(pat_add.findall(text)),
-                       "repaired_flush": len(pat_flush.findall(text))}
+                       "repaired_flush": len(pat_flush.findall(text)),
+                       "late_hellos": text.count("Late hello")}
     return out
 
 
@@ -123,8 +126,8 @@ def stop_capture(proc: subprocess.Popen) -> None:
         proc.wait(5)
 
 
-def read_pcap_payloads(path: Path) -> list[bytes]:
-    """UDP payloads of IPv6/UDP frames in a pcap (Ethernet link type); anything else skipped."""
+def read_pcap(path: Path) -> list[tuple[float, bytes]]:
+    """(time, UDP payload) of IPv6/UDP frames in a pcap (Ethernet link type); anything else skipped."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -133,13 +136,14 @@ def read_pcap_payloads(path: Path) -> list[bytes]:
         return []
     magic = data[:4]
     endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    frac = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
     out = []
     i = 24
     while i + 16 <= len(data):
-        _, _, incl, _ = struct.unpack_from(endian + "IIII", data, i)
+        sec, sub, incl, _ = struct.unpack_from(endian + "IIII", data, i)
         frame = data[i + 16:i + 16 + incl]
         i += 16 + incl
         if len(frame) < 14 + 40 + 8 or frame[12:14] != b"\x86\xdd" or frame[14 + 6] != 17:
             continue
-        out.append(frame[14 + 48:])
+        out.append((sec + sub * frac, frame[14 + 48:]))
     return out

@@ -68,3 +68,11 @@ def test_crossings_and_fit():
     assert bb.crossings(a, b, 10e6 / 8, 0.01) == pytest.approx((12500 - 700) / 8.4)
     assert bb.crossings(20000, 8.4, 10e6 / 8, 0.01) == 0.0
     assert bb.crossings(700, 0, 1e6, 0.1) is None
+
+
+def test_update_bursts_group_packets_close_in_time():
+    upd = tlv(8, bytes([4, 0, 32, 0, 0, 100, 0, 1, 0, 96]) + bytes([10, 99, 0, 1]))
+    hello = tlv(4, b"\x00" * 6)
+    pk = [(0.0, packet(*[upd] * 90)), (0.01, packet(*[upd] * 10)), (0.02, packet(hello)),
+          (1.0, packet(upd)), (3.0, packet(*[upd] * 90)), (3.2, packet(*[upd] * 5)), (3.21, b"junk")]
+    assert bb.update_bursts(pk) == [100, 1, 90, 5]
