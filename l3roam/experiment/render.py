@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from l3roam.experiment.stats import Summary, ratio, summarize
+from l3roam.measure.stats import Summary, ratio, summarize
 
 KIND_LABEL = {"l3roam": "L3 roaming (l3roam)", "l2": "L2 baseline (bridge + VXLAN)",
               "subnets": "no roaming (subnet per AP)", "batman": "batman-adv"}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from l3roam.babel import command
+from l3roam.node import babel_command as command
 from l3roam.babel.config import (
     BabelSettings, InterfaceSettings, render, render_checked, router_id_for, validate,
 )

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> BabelSettings:
     data: dict = {}
     if args.config:
-        from l3roam.node import config as nconfig
+        from l3roam.node import config as nconfig  # the node owns its babel: section
         from l3roam.node.babel_section import problems_for, settings_for
 
         node = nconfig.load(args.config)  # checks the babel: section, if any
