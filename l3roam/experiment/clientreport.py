@@ -97,13 +97,21 @@ def _row(m: dict, p: dict) -> list[str]:
             fmt(p["babel_packets_per_s_per_link"]["mean"], 1),
             f"{fmt(p['babeld_cpu_percent']['median'], 2)} / {fmt(p['babeld_cpu_percent']['max'], 2)}",
             fmt(p["babeld_rss_kib"]["max"]), fmt(p["agent_cpu_percent_per_ap"], 2),
-            fmt(p["master_ops_per_s"], 1), fmt(p["load"][0], 1)]
+            _ops(p), fmt(p["load"][0], 1)]
+
+
+def _ops(p: dict) -> str:
+    """Master operations/s in the window; at a still point, the leases/s of the step's fill."""
+    add = p.get("add") or {}
+    if not p.get("roam_rate") and add.get("added") and add.get("seconds"):
+        return f"{add['added'] / add['seconds']:.0f} (fill)"
+    return fmt(p["master_ops_per_s"], 1)
 
 
 HEAD = ["mesh", "clients", "roams/s", "roams", "every router had every route", "routes at the worst router",
         "s until all had all", "repaired by kernel check (add+flush)", "ENOBUFS logged",
         "babel B/s per link mean (max)", "babel pkt/s per link", "babeld CPU % per router median / max",
-        "babeld RSS KiB max", "agent CPU % per AP", "master ops/s", "load (1 min)"]
+        "babeld RSS KiB max", "agent CPU % per AP", "master ops/s (window; fill: leases/s while adding)", "load (1 min)"]
 
 
 def _tally_line(p: dict) -> str:
@@ -140,10 +148,36 @@ def render_section(meshes: list[dict], figure: str | None) -> str:
         out.append(f"- {m['mesh']}: {m['routers']} routers, {m['links']} links, {len(m['aps'])} APs, babel converged "
                    f"in {fmt(m.get('converge_s'), 1)} s; run {status}.")
     out.append("")
+    out += _lost(meshes)
     out += _arithmetic(meshes)
     out += _operator(meshes, figure)
     out.append(END)
     return "\n".join(out) + "\n"
+
+
+def _yn(x: bool) -> str:
+    return "yes" if x else "**no**"
+
+
+def _lost(meshes: list[dict]) -> list[str]:
+    """Where missing routes were lost, layer by layer, for every point that was incomplete."""
+    rows = []
+    for m in meshes:
+        for p in m["points"]:
+            cv = p.get("coverage", {})
+            for x in cv.get("lost_where", [])[:4]:
+                rows.append([m["mesh"], str(p["clients"]), fmt(p.get("roam_rate"), 0), x["ip"], x["ap"], x["router"],
+                             _yn(x["ap_kernel"]), _yn(x["ap_babeld_xroute"]), _yn(x["router_babeld_route"]),
+                             _yn(x["router_kernel"])])
+    if not rows:
+        return []
+    return ["### Where the missing routes were lost", "",
+            "For a few missing routes of each incomplete point: is the client's /32 in its AP's kernel, among the "
+            "routes the AP's babeld redistributes (`dump` on its control socket), in the babeld of the router "
+            "that lacks it, and in that router's kernel?  A route in the AP's kernel but not in its babeld is a "
+            "kernel notification babeld never received (docs/babel.md, \"Many client routes\").", "",
+            table(["mesh", "clients", "roams/s", "client", "AP", "router", "AP kernel", "AP babeld",
+                   "router's babeld", "router's kernel"], rows), ""]
 
 
 def _arithmetic(meshes: list[dict]) -> list[str]:

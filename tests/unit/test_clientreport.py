@@ -44,9 +44,14 @@ def test_fit_roam_cost_and_the_section():
     assert "![clients](results/clients-control.png)" in text
 
 
-def test_an_incomplete_point_says_no():
-    text = cr.render_section([mesh([point(0), point(5000, complete=False)])], None)
+def test_an_incomplete_point_says_no_and_where_routes_were_lost():
+    bad = point(5000, complete=False)
+    bad["coverage"]["lost_where"] = [{"ip": "10.99.1.7", "ap": "r3", "router": "r1", "ap_kernel": True,
+                                      "ap_babeld_xroute": False, "router_babeld_route": False,
+                                      "router_kernel": False}]
+    text = cr.render_section([mesh([point(0), bad])], None)
     assert "| NO | 4997 / 5000 |" in text
+    assert "| line5 | 5000 | 0 | 10.99.1.7 | r3 | r1 | yes | **no** | **no** | **no** |" in text
 
 
 def test_splice_replaces_only_its_own_section(tmp_path):
