@@ -101,6 +101,7 @@ class Run:
         self.rng = random.Random(c.seed)
         self.master_ops = 0
         self.roam_failures = 0
+        self.log_prev: dict | None = None
         self._old: dict[str, str] = {}  # client ip -> AP it is leaving (move in flight)
 
     # ---------------------------------------------------------------- steps
@@ -301,7 +302,8 @@ class Run:
 
     def _point(self, drivers: Drivers, rate: float) -> dict:
         tb, topo = self.tb, self.topo
-        log0 = probe.babeld_log_counts(tb, self.prefix_text)
+        # babeld's log since the previous point: a step's add (before this call) belongs to this point
+        log0 = self.log_prev or probe.babeld_log_counts(tb, self.prefix_text)
         point: dict = {"clients": len(self.where), "roam_rate": rate, "load": list(os.getloadavg())}
         if rate == 0:
             point["add"] = getattr(self, "last_add", None)
@@ -356,6 +358,7 @@ class Run:
             point["settle_s"] = None if settle is None else round(settle, 2)
             point["coverage"] = self._coverage()
         log1 = probe.babeld_log_counts(tb, self.prefix_text)
+        self.log_prev = log1
         point["babeld_log"] = {k: sum(log1[r][k] - log0[r][k] for r in log1)
                                for k in ("enobufs", "repaired_add", "repaired_flush", "late_hellos")}
         cv = point["coverage"]
