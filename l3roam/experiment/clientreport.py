@@ -91,13 +91,20 @@ def _row(m: dict, p: dict) -> list[str]:
     log = p.get("babeld_log", {})
     return [m["mesh"], str(p["clients"]), fmt(p.get("roam_rate"), 0), str(p.get("roams", 0)), every,
             f"{cv.get('routes_min', '–')} / {cv.get('expected_routes', '–')}",
-            fmt(p.get("settle_s"), 1) if p.get("settle_s") is not None else "never",
+            _secs(p),
             f"{log.get('repaired_add', 0)}+{log.get('repaired_flush', 0)}", str(log.get("enobufs", 0)),
             f"{fmt(p['babel_bytes_per_s_per_link']['mean'])} ({fmt(p['babel_bytes_per_s_per_link']['max'])})",
             fmt(p["babel_packets_per_s_per_link"]["mean"], 1),
             f"{fmt(p['babeld_cpu_percent']['median'], 2)} / {fmt(p['babeld_cpu_percent']['max'], 2)}",
             fmt(p["babeld_rss_kib"]["max"]), fmt(p["agent_cpu_percent_per_ap"], 2),
             _ops(p), fmt(p["load"][0], 1)]
+
+
+def _secs(p: dict) -> str:
+    """Seconds until every router had every route (the full check; older runs: presence only)."""
+    if "complete_s" in p:
+        return fmt(p["complete_s"], 1) if p["complete_s"] is not None else "never"
+    return fmt(p.get("settle_s"), 1) if p.get("settle_s") is not None else "never"
 
 
 def _ops(p: dict) -> str:

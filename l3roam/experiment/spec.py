@@ -132,6 +132,10 @@ class ClientScaleSpec:
     # how an AP installs a step's routes: "burst" (one ip -batch, as fast as the kernel takes
     # them) or "netlink" (one checked request after the other)
     fill: Literal["burst", "netlink"] = "burst"
+    # bytes of receive buffer for babeld's UDP socket: babeld sets none, so it gets
+    # net.core.rmem_default when it starts; that sysctl is not per namespace, so the testbed
+    # raises it for the moment its babelds start and restores it (docs/babel.md); None: leave it
+    babel_rcvbuf: int | None = None
     seed: int = 1
 
     def check(self) -> list[ConfigProblem]:
@@ -142,6 +146,8 @@ class ClientScaleSpec:
             p.append(ConfigProblem("roam_rates", "between 0 and 500 roams per second"))
         if self.window < 1:
             p.append(ConfigProblem("window", "at least 1 s"))
+        if self.babel_rcvbuf is not None and not 212992 <= self.babel_rcvbuf <= 64 << 20:
+            p.append(ConfigProblem("babel_rcvbuf", "between 212992 and 67108864 bytes"))
         if self.settle_timeout < 5:
             p.append(ConfigProblem("settle_timeout", "at least 5 s"))
         names = [m.name for m in self.meshes]
