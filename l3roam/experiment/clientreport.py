@@ -21,7 +21,8 @@ USER_KBIT = (1, 10)  # stated per-client averages of the users' own traffic
 
 
 def load(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("clientscale-*.json"))]
+    meshes = [json.loads(p.read_text()) for p in Path(out).glob("clientscale-*.json")]
+    return sorted(meshes, key=lambda m: (m["routers"], m["mesh"] != m["mesh"].split("-")[0], m["mesh"]))
 
 
 def _still(p: dict) -> bool:
@@ -55,7 +56,8 @@ def encoding(m: dict) -> tuple[float, float] | None:
 
 
 def _late(m: dict) -> str:
-    return str(sum(p.get("babeld_log", {}).get("late_hellos", 0) for p in m["points"]))
+    counts = [p["babeld_log"]["late_hellos"] for p in m["points"] if "late_hellos" in p.get("babeld_log", {})]
+    return str(sum(counts)) if counts else "–"
 
 
 def roam_cost(m: dict) -> list[tuple[float, float]]:
@@ -126,7 +128,11 @@ def _tally_line(p: dict) -> str:
     secs = p.get("capture", {}).get("seconds") or 1
     if not t:
         return "–"
-    parts = [f"{k} {v['bytes'] / secs:.0f}" for k, v in sorted(t.items(), key=lambda kv: -kv[1]["bytes"])]
+    tlvs = {k: v for k, v in t.items() if not k.startswith("packets-")}
+    parts = [f"{k} {v['bytes'] / secs:.0f}" for k, v in sorted(tlvs.items(), key=lambda kv: -kv[1]["bytes"])]
+    few = t.get("packets-few-updates")
+    if few:
+        parts.append(f"(packets with few updates, i.e. triggered: {few['bytes'] / secs:.0f} B/s in {few['count']})")
     return ", ".join(parts)
 
 
@@ -143,17 +149,20 @@ def render_section(meshes: list[dict], figure: str | None) -> str:
         "at the old AP. *Every router had every route*: at every router a route for every client that, followed hop "
         "by hop, ends at the AP the client is at (checked on the kernel tables after each step and after the roams "
         "stop). Babel bytes: nftables counters per router and mesh interface on UDP 6696, both directions of a link "
-        f"summed. babeld {m0.get('babeld', '1.13.1')}: hello {m0['hello']:g} s, update interval "
-        f"{m0['update_interval']:g} s, kernel-check-interval {m0['kernel_check_interval']} s (docs/babel.md), MTU "
-        f"{m0['mtu']}. Window {m0['points'][0]['seconds'] if m0['points'] else '–'} s per point.")
+        f"summed. babeld {m0.get('babeld', '1.13.1')}, update interval {m0['update_interval']:g} s, MTU {m0['mtu']}; "
+        "hello, kernel-check-interval and babeld's UDP receive buffer per mesh below (docs/babel.md). "
+        "*s until all had all*: from the step's routes being in the APs' kernels until the check held.")
     out.append("")
     rows = [_row(m, p) for m in meshes for p in m["points"]]
     out.append(table(HEAD, rows))
     out.append("")
     for m in meshes:
         status = f"error: {m['error']}" if m.get("error") else "complete"
-        out.append(f"- {m['mesh']}: {m['routers']} routers, {m['links']} links, {len(m['aps'])} APs, babel converged "
-                   f"in {fmt(m.get('converge_s'), 1)} s; run {status}.")
+        buf = m.get("babel_rcvbuf")
+        out.append(f"- {m['mesh']}: {m['routers']} routers, {m['links']} links, {len(m['aps'])} APs, hello "
+                   f"{m['hello']:g} s, kernel-check-interval {m['kernel_check_interval']} s, babeld's UDP receive "
+                   f"buffer {'the default (208 KiB)' if not buf else f'{buf >> 20} MiB'}; babel converged in "
+                   f"{fmt(m.get('converge_s'), 1)} s; run {status}.")
     out.append("")
     out += _lost(meshes)
     out += _arithmetic(meshes)
@@ -256,7 +265,12 @@ def _operator(meshes: list[dict], figure: str | None) -> list[str]:
             cells.append(f"{breakeven / 1000:.1f} kbit/s")
             for u in USER_KBIT:
                 per_link = u * 1000 / 8 * h / m["links"]
-                cells.append("every count" if per_link <= slope else f"up to {base / (per_link - slope):,.0f}")
+                if per_link <= slope:
+                    cells.append("every count")
+                elif base <= 0:
+                    cells.append("never")
+                else:
+                    cells.append(f"up to {base / (per_link - slope):,.0f}")
         else:
             cells += ["–"] * (1 + len(USER_KBIT))
         rows.append(cells)
