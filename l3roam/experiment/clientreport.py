@@ -30,8 +30,17 @@ def _still(p: dict) -> bool:
 
 
 def per_client_fit(m: dict) -> tuple[float, float] | None:
+    """(base, slope) of babel bytes/s per link against clients: the base measured at 0 clients when
+    there is such a point (hellos, IHUs, the routers' own routes), the slope fitted through it."""
     pts = [(p["clients"], p["babel_bytes_per_s_per_link"]["mean"]) for p in m["points"] if _still(p)]
-    return bb.fit(pts) if len(pts) >= 2 else None
+    if len(pts) < 2:
+        return None
+    zero = [y for x, y in pts if x == 0]
+    if not zero:
+        return bb.fit(pts)
+    base = zero[0]
+    sxx = sum(x * x for x, _ in pts)
+    return base, sum(x * (y - base) for x, y in pts) / sxx
 
 
 def prediction(m: dict) -> bb.Prediction:
@@ -49,10 +58,18 @@ def encoding(m: dict) -> tuple[float, float] | None:
     updates = t.get("update", {}).get("count", 0)
     if not updates:
         return None
-    # full updates: bursts that carried (nearly) every client; without them, update TLVs / clients
-    dumps = p["capture"].get("full_updates") or updates / p["clients"]
+    dumps = updates / p["clients"]  # Update TLVs per client (own and loopback routes: negligible here)
     wire = sum(t.get(k, {}).get("bytes", 0) for k in ("headers", "router-id", "update", "next-hop"))
     return wire / updates, dumps / secs
+
+
+def _full(m: dict) -> str:
+    """Bursts that carried (nearly) every client, per update interval, at the largest still point."""
+    pts = [p for p in m["points"] if _still(p) and p["clients"] and "full_updates" in p.get("capture", {})]
+    if not pts:
+        return "–"
+    p = max(pts, key=lambda p: p["clients"])
+    return f"{p['capture']['full_updates'] / p['capture']['seconds'] * m['update_interval']:.2f}"
 
 
 def _late(m: dict) -> str:
@@ -219,18 +236,20 @@ def _arithmetic(meshes: list[dict]) -> list[str]:
         rows.append([m["mesh"], f"{f[1]:.2f}", f"{pr.bytes_per_client_per_link_per_s:.2f}",
                      f"{f[1] / pr.bytes_per_client_per_link_per_s:.2f}",
                      f"{enc[0]:.2f} / {pr.bytes_per_client_per_dump:.2f}" if enc else "–",
-                     f"{enc[1] * m['update_interval']:.2f}" if enc else "–", _late(m),
+                     f"{enc[1] * m['update_interval']:.2f}" if enc else "–", _full(m), _late(m),
                      fmt(f[0]), roam, f"{bb.roam_bytes(pr.update_tlv)}-{bb.roam_bytes(pr.update_tlv, 2)}"])
     out.append(table(["mesh", "measured B/s per client per link (slope)", "predicted", "ratio",
                       "bytes per client per full update, captured / predicted",
-                      "full updates per update interval, captured", "late hellos logged (all points)",
-                      "intercept B/s (hellos, IHUs, loopbacks)", "measured extra bytes per roam per link",
+                      "Update TLVs per client per update interval, captured", "complete full updates per interval, captured",
+                      "late hellos logged (all points)",
+                      "base B/s at 0 clients (hellos, IHUs, own routes)", "measured extra bytes per roam per link",
                       "predicted per roam"], rows))
     out.append("")
-    out.append("The ratio splits into the two columns after it: what one full update costs per client on the wire "
-               "(the encoding) and how many full updates a router actually sent per update interval (babeld "
-               "jitters its timer to 0.75-1.25 of the interval, and answers a neighbour's wildcard request, sent "
-               "when the neighbour (re)appears, with a full update out of turn).")
+    out.append("The ratio splits into what one client's update costs on the wire (the encoding: captured bytes "
+               "of update packets, headers and Router-Id TLVs included, per Update TLV, against the prediction) "
+               "and how often a router sent each client's route on the captured link, against once per update "
+               "interval (babeld jitters the interval to 0.75-1.25 of itself, so once on average).  Complete full "
+               "updates: bursts of packets that carried at least 90 % of the clients.")
     out.append("")
     largest = [max((p for p in m["points"] if _still(p)), key=lambda p: p["clients"], default=None) for m in meshes]
     lines = [f"- {m['mesh']}, {p['clients']} clients, link {p.get('capture', {}).get('link', '?')}, one direction, "
@@ -279,7 +298,7 @@ def _operator(meshes: list[dict], figure: str | None) -> list[str]:
     head += ["routing exceeds users' traffic (avg link) while clients average less than"]
     head += [f"routing exceeds users' traffic (avg link) at u = {u} kbit/s: clients" for u in USER_KBIT]
     out.append("Client counts at which babel's control traffic on a link (both directions, the measured fit "
-               "*intercept + slope x clients*, update interval as above) reaches a share of a 10 or 50 Mbit/s "
+               "*base + slope x clients*, update interval as above) reaches a share of a 10 or 50 Mbit/s "
                "link.  Against the users' own traffic: if each client averages *u* between its AP and a gateway "
                "at the master's router, an average link carries *u x mean hops / links* of it per client, which "
                "grows with the clients just like babel's share, so the comparison is per client: routing traffic "
@@ -333,6 +352,7 @@ def figure(meshes: list[dict], path: Path) -> Path | None:
             ax.text(xs[0], mbit * share * 1.05, f"{int(share * 100)} % of {mbit} Mbit/s", fontsize=7, color=color)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_ylim(bottom=1e-3)
     ax.set_xlabel("clients (a /32 each)")
     ax.set_ylabel("Mbit/s per link (both directions)")
     ax.grid(True, which="both", alpha=0.3)
