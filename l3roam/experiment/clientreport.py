@@ -170,6 +170,15 @@ def render_section(meshes: list[dict], figure: str | None) -> str:
         "hello, kernel-check-interval and babeld's UDP receive buffer per mesh below (docs/babel.md). "
         "*s until all had all*: from the step's routes being in the APs' kernels until the check held.")
     out.append("")
+    out.append(
+        "Two ways babel loses client routes at these sizes (docs/babel.md explains both and gives the rules): "
+        "(1) babeld misses kernel notifications when a burst of route changes overruns its netlink socket "
+        "(`ENOBUFS logged`); the client's /32 is then in its AP's kernel but never announced, until babeld's "
+        "periodic kernel check (`repaired by kernel check`), every 300 s by default, every 10 s as l3roam "
+        "configures it (compare line5 with line5-check300); (2) babeld's UDP socket, at the default "
+        "`net.core.rmem_default`, drops parts of its neighbours' full updates once they outgrow it, and the "
+        "same routes then expire again and again (the 50-router meshes run with 4 MiB).")
+    out.append("")
     rows = [_row(m, p) for m in meshes for p in m["points"]]
     out.append(table(HEAD, rows))
     out.append("")
