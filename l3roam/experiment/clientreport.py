@@ -177,7 +177,7 @@ def render_section(meshes: list[dict], figure: str | None) -> str:
         "periodic kernel check (`repaired by kernel check`), every 300 s by default, every 10 s as l3roam "
         "configures it (compare line5 with line5-check300); (2) babeld's UDP socket, at the default "
         "`net.core.rmem_default`, drops parts of its neighbours' full updates once they outgrow it, and the "
-        "same routes then expire again and again (the 50-router meshes run with 4 MiB).")
+        "same routes then expire again and again (the lines under the table say which runs had 4 MiB).")
     out.append("")
     rows = [_row(m, p) for m in meshes for p in m["points"]]
     out.append(table(HEAD, rows))
