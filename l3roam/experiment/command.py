@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mesh", action="append", default=[],
                    help="client_scale: run only this mesh (repeatable; default: all)")
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
+    p.add_argument("--repetition", type=int, metavar="N",
+                   help="run repetition N only and merge it into --out (application experiments)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,11 +43,14 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     out = Path(args.out)
+    if args.repetition is not None and (spec.apps is None or not 1 <= args.repetition <= spec.roams.repetitions):
+        print(f"{args.file}: --repetition needs an apps: section and 1..{spec.roams.repetitions}")
+        return 2
     unknown = set(args.mesh) - {m.name for m in spec.client_scale.meshes}
     if unknown:
         print(f"{args.file}: no client_scale mesh named {', '.join(sorted(unknown))}")
         return 2
-    runner = Runner(spec, Path(args.file), out, meshes=tuple(args.mesh))
+    runner = Runner(spec, Path(args.file), out, repetition=args.repetition, meshes=tuple(args.mesh))
     try:
         runner.run_all()
     except KeyboardInterrupt:

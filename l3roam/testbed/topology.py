@@ -102,6 +102,7 @@ class Topology:
     server: str
     clients: tuple[Client, ...]
     spec: TestbedSpec = field(compare=False)
+    exits: tuple[str, ...] = ()  # routers with an uplink to the internet namespace (l3roam.testbed.internet)
 
     def router(self, name: str) -> Router:
         for r in self.routers:
@@ -283,13 +284,23 @@ def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
             problems.append(ConfigProblem(f"clients[{idx}].ap", f"{ap!r} is not an access point ({', '.join(aps)})"))
         mac = c.mac or MacAddress(f"02:00:00:00:c0:{idx + 1:02x}")
         clients.append(Client(c.name, mac, ap))
+    for idx, name in enumerate(spec.internet.exits):
+        if name not in names:
+            problems.append(ConfigProblem(f"internet.exits[{idx}]", f"no router {name!r} (routers are r1..r{n})"))
+        elif name in aps:
+            problems.append(ConfigProblem(
+                f"internet.exits[{idx}]",
+                f"{name!r} is an access point; an exit redistributes a default route, and babeld's "
+                "flush_xroute() bug (up to 1.14) would then garble the /32 withdrawals of its clients "
+                "(see l3roam.babel.config): put the exit on a router that is not an AP"))
     for idx, name in enumerate(spec.roaming.path):
         if name not in aps:
             problems.append(ConfigProblem(f"roaming.path[{idx}]", f"{name!r} is not an access point"))
     if problems:
         raise ConfigError("<testbed>", problems)
     master = spec.master or _center(names, list(links))
-    return Topology(routers, links, tuple(aps), master, spec.server or master, tuple(clients), spec)
+    return Topology(routers, links, tuple(aps), master, spec.server or master, tuple(clients), spec,
+                    tuple(spec.internet.exits))
 
 
 def load(path: str | Path, prefix: str | None = None) -> Topology:
