@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 machine, as root.
 # Installs the system tools l3roam drives (babeld >= 1.12.2 from a pinned
-# Debian 13 source, iproute2, DHCP clients, nftables, tcpdump) and the Python
+# Debian 13 source, iproute2, DHCP clients, nftables, tcpdump, etcd) and the Python
 # package with its test extras.  Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +52,8 @@ fi
 
 pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base
       systemd  # systemd: systemd-analyze verify checks the shipped units (tests)
-      nginx libnginx-mod-rtmp ffmpeg sip-tester curl conntrack)  # the application probes (l3roam.apps)
+      nginx libnginx-mod-rtmp ffmpeg sip-tester curl conntrack  # the application probes (l3roam.apps)
+      etcd-server)  # etcd: the replicated store of the master (tests run three members)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
