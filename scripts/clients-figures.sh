@@ -2,7 +2,8 @@
 # Rerun every figure of docs/results.md's "Many clients" section (issue 12):
 # each mesh of configs/experiments/clients.yaml on its own, each under the
 # machine's heavy-run lock (one hold per mesh, well under 15 minutes), then the
-# section and its figure into docs/results.md and docs/results/.
+# section and its figure into docs/results.md and docs/results/, the raw
+# results into docs/results/clients/.
 #
 #   scripts/clients-figures.sh [OUT_DIR] [MESH...]     (default: /tmp/l3roam-clients, every mesh)
 set -euo pipefail
@@ -17,3 +18,5 @@ for m in "${meshes[@]}"; do
         --mesh "$m" --out "$out" --no-report
 done
 python3 -m l3roam report "$out" --md docs/results.md --figures docs/results
+mkdir -p docs/results/clients
+cp "$out"/clientscale-*.json docs/results/clients/

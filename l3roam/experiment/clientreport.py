@@ -168,7 +168,8 @@ def render_section(meshes: list[dict], figure: str | None) -> str:
         "stop). Babel bytes: nftables counters per router and mesh interface on UDP 6696, both directions of a link "
         f"summed. babeld {m0.get('babeld', '1.13.1')}, update interval {m0['update_interval']:g} s, MTU {m0['mtu']}; "
         "hello, kernel-check-interval and babeld's UDP receive buffer per mesh below (docs/babel.md). "
-        "*s until all had all*: from the step's routes being in the APs' kernels until the check held.")
+        "*s until all had all*: from the step's routes being in the APs' kernels until the check held. "
+        "Rerun: `scripts/clients-figures.sh` (raw results: docs/results/clients/).")
     out.append("")
     out.append(
         "Two ways babel loses client routes at these sizes (docs/babel.md explains both and gives the rules): "
