@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory for raw results and the report")
     p.add_argument("--prefix", help="namespace prefix (overrides the file's)")
     p.add_argument("--check", action="store_true", help="validate the file and exit")
+    p.add_argument("--mesh", action="append", default=[],
+                   help="client_scale: run only this mesh (repeatable; default: all)")
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
     p.add_argument("--vm", action="store_true",
                    help="run in a user-mode Linux VM (automatic when a scenario needs batman-adv and the host lacks it)")
@@ -120,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
     if args.repetition is not None and (spec.apps is None or not 1 <= args.repetition <= spec.roams.repetitions):
         print(f"{args.file}: --repetition needs an apps: section and 1..{spec.roams.repetitions}")
         return 2
-    runner = Runner(spec, Path(args.file), out, repetition=args.repetition)
+    unknown = set(args.mesh) - {m.name for m in spec.client_scale.meshes}
+    if unknown:
+        print(f"{args.file}: no client_scale mesh named {', '.join(sorted(unknown))}")
+        return 2
+    runner = Runner(spec, Path(args.file), out, repetition=args.repetition, meshes=tuple(args.mesh))
     try:
         runner.run_all(scale=not args.no_scale)
     except KeyboardInterrupt:

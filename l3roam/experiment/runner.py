@@ -109,9 +109,10 @@ def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir
 
 class Runner:
     def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None,
-                 repetition: int | None = None):
+                 repetition: int | None = None, meshes: tuple[str, ...] = ()):
         self.spec = spec
         self.repetition = repetition  # run only this repetition (1-based), merged into ``out``
+        self.meshes = meshes  # client-scale meshes to run (empty: all)
         self.spec_path = spec_path
         self.out = out
         self.say = say or Progress()
@@ -165,6 +166,8 @@ class Runner:
             self.run_costs()
         if self.spec.scale.enabled and scale:
             self.run_scale()
+        if self.spec.client_scale.enabled:
+            self.run_client_scale()
         meta["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         meta["seconds"] = round(time.monotonic() - self.say.t0)
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -291,3 +294,13 @@ class Runner:
         from l3roam.experiment.scale import run_scale
 
         run_scale(self.spec.scale, self.spec.prefix, self.spec_path.parent, self.out, self.say)
+
+    def run_client_scale(self) -> None:
+        from l3roam.experiment.clientscale import run_client_scale
+
+        for m in self.spec.client_scale.meshes:
+            if self.meshes and m.name not in self.meshes:
+                continue
+            path = m.testbed if m.testbed.is_absolute() else self.spec_path.parent / m.testbed
+            topo = topology.load(path, prefix=self.spec.prefix)
+            run_client_scale(self.spec.client_scale, m.name, topo, self.out, self.say)

@@ -87,6 +87,7 @@ class BabelSpec:
     hello_interval: float = 0.25
     update_interval: float = 4.0
     kernel_priority: int = 100
+    kernel_check_interval: int = 10  # babeld's periodic kernel-table check (docs/babel.md)
     client_proto: int = 44
 
 
