@@ -33,7 +33,7 @@ from l3roam.testbed.builder import Testbed
 from l3roam.testbed.session import run_roams
 from l3roam.testbed.topology import CLIENT_IFNAME, Topology
 
-ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
+ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "roam_model", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
                "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
                "up_gap_ms", "up_lost", "up_sent", "up_dup", "up_reord", "tcp_alive", "addr_after"]
 
@@ -151,7 +151,7 @@ class Runner:
             w.writeheader()
             for run in runs:
                 for r in run.get("roams", []):
-                    w.writerow({**{k: run.get(k) for k in ("scenario", "kind", "handoff", "hello", "rep", "seed")}, **r})
+                    w.writerow({**{k: run.get(k) for k in ("scenario", "kind", "handoff", "hello", "roam_model", "rep", "seed")}, **r})
 
     def run_scenario(self, sc: ScenarioSpec, rep: int) -> dict:
         from l3roam.testbed.deploy import Deployment
@@ -209,12 +209,13 @@ class Runner:
                 self.say(f"    roam {len(addresses)}: {rec.src} -> {rec.dst} (address {addresses[-1]})")
 
             r = self.spec.roams
+            model = sc.roam_model or r.model
             moves = plan_moves(r.schedule, client.name, topo.aps, client.first_ap, r.count, r.interval, seed=seed)
             agent_pids = [p.pid for p in (dep.procs.values() if dep else [])]  # type: ignore[attr-defined]
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
             res = run_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
-                                upstream=t.upstream, tcp=t.tcp)
+                            upstream=t.upstream, tcp=t.tcp, roam_model=model, gap=r.gap if model == r.model else 0.0)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             tables = cost.table_sizes(tb)
         finally:
@@ -242,7 +243,7 @@ class Runner:
             })
         rates = cost.rates(snap0, snap1, len(topo.links), len(topo.routers), len(agent_pids))
         rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
-               "hello": hello, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
+               "hello": hello, "roam_model": model, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
                "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,
                "tables": tables, "roams": roams, "dir": str(workdir.relative_to(self.out))}

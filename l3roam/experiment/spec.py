@@ -23,6 +23,7 @@ from typing import Literal
 from l3roam.errors import ConfigProblem
 
 Kind = Literal["l3roam", "subnets", "l2", "batman"]
+RoamModel = Literal["carrier-kept", "carrier-lost"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ScenarioSpec:
     kind: Kind = "l3roam"
     handoff: bool = True
     hello: float | None = None  # babel hello interval (s); None: the testbed's
+    roam_model: RoamModel | None = None  # None: the experiment's (roams.model)
 
     def check(self) -> list[ConfigProblem]:
         p = []
@@ -55,9 +57,13 @@ class RoamSpec:
     schedule: Literal["every", "random"] = "random"
     repetitions: int = 2
     seed: int = 1  # repetition k uses seed + k
+    model: RoamModel = "carrier-kept"  # how the testbed moves the client (docs/testbed.md), every design alike
+    gap: float = 0.0  # carrier-lost only: seconds without any AP per move
 
     def check(self) -> list[ConfigProblem]:
         p = []
+        if self.gap < 0 or (self.gap > 0 and self.model != "carrier-lost"):
+            p.append(ConfigProblem("gap", "a time without AP needs model: carrier-lost (and is not negative)"))
         if self.count < 1:
             p.append(ConfigProblem("count", "at least one roam"))
         if self.interval < 1:

@@ -59,6 +59,8 @@ class NodeAgent:
         self.dns = dns
         self.clock = clock
         self.proto = cfg.route_protocol
+        self.demoted_proto = cfg.handoff.demoted_proto
+        self.babel_watch = None  # babeld's monitor stream: make-before-break withdrawals
         self.mesh_if = cfg.mesh_interfaces[0] if cfg.mesh_interfaces else None
         self.metrics = Registry("l3roam_node")
         for name, text in (("dhcp_total", "DHCP events by kind"),
@@ -74,6 +76,7 @@ class NodeAgent:
             master_timeout=cfg.master_deadline_seconds + 0.5))
         self.roaming = R.RoamingTable(R.HandoffSettings(
             enabled=cfg.handoff.enabled, withdraw_delay=cfg.handoff.withdraw_delay_seconds,
+            settle=cfg.handoff.settle_seconds if cfg.handoff.make_before_break and cfg.babel_socket else 0.0,
             window=cfg.handoff.window_seconds,
             departure_timeout=cfg.presence.departure_timeout_seconds))
         self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
@@ -147,8 +150,76 @@ class NodeAgent:
         if cfg.handoff.enabled and cfg.handoff.sid is not None:
             self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)
         self._reconcile()
+        self.watch_babel()
         event(log, "node_started", node=cfg.node_id, interface=cfg.client_interface,
               gateway=cfg.gateway.ip, master=cfg.master, handoff=cfg.handoff.sid or "off")
+
+    def watch_babel(self) -> None:
+        """Follow babeld's routes, so a moved client's announcement goes once babel rerouted it."""
+        h = self.cfg.handoff
+        if not (h.enabled and h.make_before_break and self.cfg.babel_socket is not None):
+            return
+        from l3roam.babel.control import BabelWatch
+
+        self.babel_watch = BabelWatch(self.cfg.babel_socket)
+        self.sel.register(self.babel_watch, selectors.EVENT_READ, "babel")
+        event(log, "babel_watched", socket=self.cfg.babel_socket, my_id=self.babel_watch.my_id)
+
+    def _babel(self, now: float) -> None:
+        from l3roam.babel.config import DEMOTED_METRIC
+        from l3roam.babel.control_lines import RouteChanged
+        from l3roam.errors import RemoteProtocolError
+
+        watch = self.babel_watch
+        try:
+            events = watch.read()
+        except RemoteProtocolError as exc:  # babeld restarted or gone: withdraw on the timer alone
+            self.sel.unregister(watch)
+            watch.close()
+            self.babel_watch = None
+            event(log, "babel_watch_lost", level=logging.WARNING, error=exc)
+            return
+        for ev in events:
+            if isinstance(ev, RouteChanged):
+                self._rerouted(ev.route, now, watch.my_id, DEMOTED_METRIC)
+
+    def _rerouted(self, route, now: float, my_id: str, demoted: int) -> None:
+        """A route to a client handing off, learned towards the new AP and not demoted.
+
+        The route must come from the neighbour through which babel reaches
+        the new AP's hand-off SID (that neighbour has switched to the new AP).
+        A route from any other neighbour may be stale: once a neighbour
+        announces this node's own id, babeld ignores its updates (its own id)
+        and the entry keeps an old id and metric, often unfeasible, until it
+        expires; withdrawing on it made babeld retract (measured).
+        """
+        if route.router_id == my_id or not route.reachable or route.metric >= demoted \
+                or not route.prefix.endswith("/32"):
+            return
+        try:
+            ip = IPv4Address(route.prefix[:-3])
+        except ValueError:
+            return
+        mac = self.roaming.handing_off(ip)
+        if mac is None:
+            return
+        self._check_route_to_new_ap(mac, ip, now, my_id, demoted)
+
+    def _check_route_to_new_ap(self, mac: str, ip: IPv4Address, now: float, my_id: str, demoted: int) -> None:
+        sid = self.roaming.clients[mac].sid
+        table = self.babel_watch.table
+        towards = [(r.via, r.ifname, r.router_id) for r in table.routes.values()
+                   if r.prefix == f"{sid}/128" and r.installed and r.reachable]
+        if not towards:
+            return
+        via, ifname, new_id = towards[0]
+        for r in table.routes.values():
+            if r.prefix == f"{ip}/32" and r.via == via and r.ifname == ifname and r.reachable \
+                    and r.metric < demoted and r.router_id not in (my_id, ""):
+                event(log, "babel_rerouted", mac=mac, ip=ip, via=via, id=r.router_id, new_ap_id=new_id,
+                      metric=r.metric)
+                self._roam(R.Rerouted(mac), now)
+                return
 
     def _reconcile(self) -> None:
         """Keep the kernel's client routes this node still serves; drop the others.
@@ -212,6 +283,8 @@ class NodeAgent:
                 elif key.data == "monitor":
                     for ev in self.monitor.read():
                         self._presence(ev, now)
+                elif key.data == "babel":
+                    self._babel(now)
                 elif key.data == "hostapd":
                     for ev in key.fileobj.read():
                         self._station(ev, now)
@@ -321,6 +394,7 @@ class NodeAgent:
         now = self.clock()
         self._roam(R.MovedAway(n.mac, n.new_node, n.seq, n.handoff), now)
 
+
     def _roam(self, ev, now: float) -> None:
         self._roam_actions(self.roaming.handle(ev, now))
 
@@ -364,17 +438,24 @@ class NodeAgent:
             k.send_gratuitous_arp(a.interface, self.cfg.gateway.ip, str(self.cfg.gateway_mac),
                                   dst_mac=a.mac)
         elif isinstance(a, R.Redirect):
-            if a.announced:
-                k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.proto)
+            if a.announced:  # demoted: babeld announces it at a high metric (make-before-break)
+                k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.demoted_proto)
             else:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=None, metric=QUIET_METRIC)
             event(log, "handoff_redirect", ip=a.ip, sid=a.sid, announced=a.announced)
+        elif isinstance(a, R.CheckRerouted):
+            if self.babel_watch is not None and self.roaming.handing_off(a.ip) == a.mac:
+                from l3roam.babel.config import DEMOTED_METRIC
+
+                self._check_route_to_new_ap(a.mac, a.ip, self.clock(), self.babel_watch.my_id, DEMOTED_METRIC)
         elif isinstance(a, R.RemoveRedirect):
             if a.announced:
-                k.remove_redirect(a.ip, proto=self.proto)
+                k.remove_redirect(a.ip, proto=self.demoted_proto)
             else:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
 
     def close(self) -> None:
         self.running = False
+        if self.babel_watch is not None:
+            self.babel_watch.close()
         self.sel.close()

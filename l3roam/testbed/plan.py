@@ -154,14 +154,35 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
     air = ns_name(p, AIR)
     for c in topo.clients:
         cns = ns_name(p, c.name)
-        steps.append(Step(f"client {c.name}", (
+        names = radio_names(topo, c.name)
+        acts: list[Action] = [
             Cmd(("ip", "link", "add", CLIENT_IFNAME, "netns", cns, "address", str(c.mac), "type", "veth",
-                 "peer", "name", c.port, "netns", air)),
+                 "peer", "name", names.client_end, "netns", air)),
             _ip(cns, "link", "set", CLIENT_IFNAME, "up"),
-            # the station's MAC on the AP-side port, as a Wi-Fi station event carries it
-            _ip(air, "link", "set", c.port, "alias", str(c.mac)),
-        ), (_ip(cns, "link", "del", CLIENT_IFNAME, tolerant=True),)))
-        steps.append(Step(f"associate {c.name} to {c.first_ap}", associate_actions(topo, c.name, AIR, c.first_ap)))
+            _ip(air, "link", "add", names.bridge, "type", "bridge", "ageing_time", "0"),
+            _ip(air, "link", "set", names.bridge, "up"),
+            _ip(air, "link", "set", names.client_end, "master", names.bridge, "up"),
+        ]
+        for ap in topo.aps:
+            ap_ns = ns_name(p, ap)
+            acts += [
+                Cmd(("ip", "link", "add", c.port, "netns", ap_ns, "type", "veth",
+                     "peer", "name", names.ap_ends[ap], "netns", air)),
+                # the station's MAC on the AP-side port, as a Wi-Fi station event carries it;
+                # isolated like Wi-Fi client isolation (clients meet only through the AP's routing)
+                Cmd(("ip", "-n", ap_ns, "-batch", "-"), stdin=(
+                    f"link set {c.port} alias {c.mac}\n"
+                    f"link set {c.port} master {CELL_BRIDGE}\n"
+                    f"link set {c.port} type bridge_slave isolated on\n"
+                    f"link set {c.port} up\n")),
+                _ip(air, "link", "set", names.ap_ends[ap], "master", names.bridge),
+            ]
+        steps.append(Step(f"client {c.name}", tuple(acts), (
+            _ip(cns, "link", "del", CLIENT_IFNAME, tolerant=True),
+            *(_ip(air, "link", "del", names.ap_ends[ap], tolerant=True) for ap in topo.aps),
+            _ip(air, "link", "del", names.bridge, tolerant=True))))
+        steps.append(Step(f"associate {c.name} to {c.first_ap}",
+                          (_ip(air, "link", "set", names.ap_ends[c.first_ap], "up"),)))
 
     for r in topo.routers:
         d = run_dir / r.name
@@ -170,21 +191,16 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
     return steps
 
 
-def associate_actions(topo: Topology, client: str, src: str, dst: str) -> tuple[Cmd, ...]:
-    """Hand the client's station port from namespace ``src`` (an AP or air) to ``dst``.
+@dataclass(frozen=True)
+class RadioNames:
+    """The air namespace's devices of one client (see ``l3roam.testbed.air``)."""
 
-    In an AP the port joins the cell bridge, isolated (like Wi-Fi client
-    isolation: clients reach each other through the router only).  Moving a
-    device between namespaces takes it down, so the client sees its carrier
-    drop and come back, and both APs see the port vanish or appear.
-    """
-    p = topo.spec.prefix
-    port = topo.client(client).port
-    acts = [_ip(ns_name(p, src), "link", "set", port, "netns", ns_name(p, dst))]
-    if dst != AIR:
-        # one ip process for the three changes: a move costs two process starts, not four
-        acts.append(Cmd(("ip", "-n", ns_name(p, dst), "-batch", "-"), stdin=(
-            f"link set {port} master {CELL_BRIDGE}\n"
-            f"link set {port} type bridge_slave isolated on\n"
-            f"link set {port} up\n")))
-    return tuple(acts)
+    client_end: str  # peer of the client's wlan0
+    bridge: str  # joins the client's end with its end towards each AP
+    ap_ends: dict[str, str]  # AP -> the air end of the veth whose other end is the AP's station port
+
+
+def radio_names(topo: Topology, client: str) -> RadioNames:
+    """Short, unique names (15 characters at most) by client and AP position."""
+    k = [c.name for c in topo.clients].index(client) + 1
+    return RadioNames(f"cl{k}", f"ab{k}", {ap: f"ap{k}-{j}" for j, ap in enumerate(topo.aps, start=1)})

@@ -73,10 +73,10 @@ def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
         dep = Deployment(tb, handoff=True).start()
         dhcp = DhcpClient("udhcpc", tb.ns("c1"), CLIENT_IFNAME, tb.run_dir / "c1", "bf").start()
         ip = dhcp.wait_bound(30)
-        air = Air(tb)
-        for dst in ("r3", "r1", "r3", "r1"):  # four moves in well under a second each
-            air.move("c1", dst)
-            time.sleep(0.2)
+        with Air(tb) as air:
+            for dst in ("r3", "r1", "r3", "r1"):  # four moves in well under a second each
+                air.move("c1", dst)
+                time.sleep(0.2)
         # after the hand-off window everything has settled
         time.sleep(4.5)
         on_r1, on_r3 = proto44(tb, "r1", ip), proto44(tb, "r3", ip)
