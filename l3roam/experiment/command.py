@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prefix", help="namespace prefix (overrides the file's)")
     p.add_argument("--check", action="store_true", help="validate the file and exit")
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
+    p.add_argument("--lock", help="hold this flock(1) file for each scenario run (e.g. /tmp/l3roam-heavy.lock), "
+                                  "so timing-sensitive runs of several users take turns")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     out = Path(args.out)
-    runner = Runner(spec, Path(args.file), out)
+    runner = Runner(spec, Path(args.file), out, lock=Path(args.lock) if args.lock else None)
     try:
         runner.run_all()
     except KeyboardInterrupt:

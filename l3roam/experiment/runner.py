@@ -33,7 +33,8 @@ from l3roam.testbed.builder import Testbed
 from l3roam.testbed.session import run_roams
 from l3roam.testbed.topology import CLIENT_IFNAME, Topology
 
-ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "roam_model", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
+ROAM_FIELDS = ["scenario", "testbed", "kind", "handoff", "hello", "roam_model", "rep", "seed", "roam", "src", "dst",
+               "hops", "at", "move_ms",
                "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
                "up_gap_ms", "up_lost", "up_sent", "up_dup", "up_reord", "tcp_alive", "addr_after"]
 
@@ -87,14 +88,25 @@ def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir
 
 
 class Runner:
-    def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None):
+    def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None,
+                 lock: Path | None = None):
         self.spec = spec
         self.spec_path = spec_path
         self.out = out
         self.say = say or Progress()
+        self.lock = lock  # held (flock) for each scenario run: timing-sensitive, one at a time per machine
         tb_path = spec.testbed if spec.testbed.is_absolute() else spec_path.parent / spec.testbed
         self.tb_path = tb_path
         self.base = topology.load(tb_path, prefix=spec.prefix)
+        self._bases: dict[Path, Topology] = {tb_path: self.base}
+
+    def testbed_of(self, sc: ScenarioSpec) -> tuple[Path, Topology]:
+        if sc.testbed is None:
+            return self.tb_path, self.base
+        path = sc.testbed if sc.testbed.is_absolute() else self.spec_path.parent / sc.testbed
+        if path not in self._bases:
+            self._bases[path] = topology.load(path, prefix=self.spec.prefix)
+        return path, self._bases[path]
 
     # ------------------------------------------------------------------ scenarios
 
@@ -108,6 +120,13 @@ class Runner:
         meta["topology"] = {"routers": len(self.base.routers), "links": len(self.base.links),
                             "aps": list(self.base.aps), "server": self.base.server, "master": self.base.master,
                             "hops": {ap: self.base.hops(self.base.aps[0])[ap] for ap in self.base.aps}}
+        meta["testbeds"] = {}
+        for sc in self.spec.scenarios:
+            path, t = self.testbed_of(sc)
+            meta["testbeds"][path.stem] = {
+                "file": str(path.relative_to(self.spec_path.parent)) if path.is_relative_to(self.spec_path.parent)
+                else str(path), "routers": len(t.routers), "links": len(t.links), "aps": list(t.aps),
+                "server": t.server, "hops": {a: {b: t.hops(a)[b] for b in t.aps if b != a} for a in t.aps}}
         meta["skipped"] = []
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
         self.say(f"machine: {meta['cores']} cores, kernel {meta['kernel']}, babeld {meta['babeld']}; "
@@ -127,7 +146,8 @@ class Runner:
                     continue
                 self.say(f"({n}/{total}) scenario {sc.name} ({sc.kind}), repetition {rep + 1}")
                 try:
-                    rec = self.run_scenario(sc, rep)
+                    with self._locked():
+                        rec = self.run_scenario(sc, rep)
                 except Exception as exc:  # one failed run is recorded, the experiment carries on
                     self.say(f"  FAILED: {type(exc).__name__}: {exc}")
                     rec = {"scenario": sc.name, "kind": sc.kind, "rep": rep, "error": f"{type(exc).__name__}: {exc}",
@@ -144,6 +164,27 @@ class Runner:
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
         return meta
 
+    def _locked(self):
+        import contextlib
+        import fcntl
+
+        @contextlib.contextmanager
+        def hold():
+            if self.lock is None:
+                yield
+                return
+            with open(self.lock, "a") as f:
+                t = time.monotonic()
+                fcntl.flock(f, fcntl.LOCK_EX)
+                waited = time.monotonic() - t
+                if waited > 1:
+                    self.say(f"  waited {waited:.0f} s for {self.lock}")
+                try:
+                    yield
+                finally:
+                    fcntl.flock(f, fcntl.LOCK_UN)
+        return hold()
+
     def _write_runs(self, runs: list[dict]) -> None:
         (self.out / "runs.json").write_text(json.dumps(runs, indent=1))
         with open(self.out / "roams.csv", "w", newline="") as f:
@@ -151,18 +192,20 @@ class Runner:
             w.writeheader()
             for run in runs:
                 for r in run.get("roams", []):
-                    w.writerow({**{k: run.get(k) for k in ("scenario", "kind", "handoff", "hello", "roam_model", "rep", "seed")}, **r})
+                    w.writerow({**{k: run.get(k) for k in ("scenario", "testbed", "kind", "handoff", "hello", "roam_model", "rep", "seed")}, **r})
 
     def run_scenario(self, sc: ScenarioSpec, rep: int) -> dict:
         from l3roam.testbed.deploy import Deployment
         from l3roam.testbed.dhcpclient import DhcpClient
         from l3roam.testbed.schedule import plan_moves
 
-        topo = scenario_topology(self.base, self.spec.prefix, sc.hello, self.tb_path.parent)
+        tb_path, base = self.testbed_of(sc)
+        topo = scenario_topology(base, self.spec.prefix, sc.hello, tb_path.parent)
         hello = topo.spec.babel.hello_interval
         client = topo.clients[0]
         seed = self.spec.roams.seed + rep
         tb = Testbed(topo)
+        load0 = list(os.getloadavg())
         if sc.kind == "subnets":
             designs.patch_babeld_for_subnets(tb)
         workdir = self.out / "runs" / f"{sc.name}-{rep + 1}"
@@ -225,11 +268,12 @@ class Runner:
                 l2.close()
             tb.down()
         roams = []
+        hops = {ap: topo.hops(ap) for ap in topo.aps}
         for i, m in enumerate(res.moves):
             d = res.down[i] if i < len(res.down) else None
             u = res.up[i] if i < len(res.up) else None
             roams.append({
-                "roam": i + 1, "src": m.src, "dst": m.dst, "at": m.t_start,
+                "roam": i + 1, "src": m.src, "dst": m.dst, "hops": hops[m.src][m.dst], "at": m.t_start,
                 "move_ms": round((m.t_end - m.t_start) * 1000, 1),
                 "down_gap_ms": d.gap_ms if d else None, "down_lost": d.lost if d else None,
                 "down_sent": d.sent if d else None, "down_dup": d.duplicates if d else None,
@@ -242,7 +286,8 @@ class Runner:
                 "redhcp_ms": redhcp_ms[i] if i < len(redhcp_ms) else None,
             })
         rates = cost.rates(snap0, snap1, len(topo.links), len(topo.routers), len(agent_pids))
-        rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
+        rec = {"scenario": sc.name, "testbed": tb_path.stem, "load_before": load0, "load_after": list(os.getloadavg()),
+               "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
                "hello": hello, "roam_model": model, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
                "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,

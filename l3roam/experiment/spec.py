@@ -33,6 +33,7 @@ class ScenarioSpec:
     handoff: bool = True
     hello: float | None = None  # babel hello interval (s); None: the testbed's
     roam_model: RoamModel | None = None  # None: the experiment's (roams.model)
+    testbed: Path | None = None  # None: the experiment's; relative paths: from the experiment file
 
     def check(self) -> list[ConfigProblem]:
         p = []

@@ -166,8 +166,7 @@ class NodeAgent:
         event(log, "babel_watched", socket=self.cfg.babel_socket, my_id=self.babel_watch.my_id)
 
     def _babel(self, now: float) -> None:
-        from l3roam.babel.config import DEMOTED_METRIC
-        from l3roam.babel.control_lines import RouteChanged
+        from l3roam.babel.control_lines import RouteChanged, RouteFlushed
         from l3roam.errors import RemoteProtocolError
 
         watch = self.babel_watch
@@ -180,46 +179,49 @@ class NodeAgent:
             event(log, "babel_watch_lost", level=logging.WARNING, error=exc)
             return
         for ev in events:
-            if isinstance(ev, RouteChanged):
-                self._rerouted(ev.route, now, watch.my_id, DEMOTED_METRIC)
+            if isinstance(ev, (RouteChanged, RouteFlushed)) and ev.route.prefix.endswith("/32"):
+                try:
+                    ip = IPv4Address(ev.route.prefix[:-3])
+                except ValueError:
+                    continue
+                mac = self.roaming.handing_off(ip)
+                if mac is not None:
+                    self._check_route_to_new_ap(mac, ip, now)
 
-    def _rerouted(self, route, now: float, my_id: str, demoted: int) -> None:
-        """A route to a client handing off, learned towards the new AP and not demoted.
+    def _check_route_to_new_ap(self, mac: str, ip: IPv4Address, now: float) -> None:
+        """Rerouted when babeld would pick the new AP's route once this node stops announcing.
 
-        The route must come from the neighbour through which babel reaches
-        the new AP's hand-off SID (that neighbour has switched to the new AP).
-        A route from any other neighbour may be stale: once a neighbour
-        announces this node's own id, babeld ignores its updates (its own id)
-        and the entry keeps an old id and metric, often unfeasible, until it
-        expires; withdrawing on it made babeld retract (measured).
+        That route must come from the neighbour through which babel reaches
+        the new AP's hand-off SID, and be strictly better than every other
+        route babeld holds for the /32 that is not itself demoted.  Other
+        routes may be stale: once a neighbour routes through this node it
+        announces this node's own id, babeld ignores such updates, and the
+        entry keeps its old id and metric until it expires (~24 s).  Picked
+        at the withdrawal, such an entry points back at a neighbour that
+        routes through us: measured, a 110 ms black hole (docs/babel.md).
         """
-        if route.router_id == my_id or not route.reachable or route.metric >= demoted \
-                or not route.prefix.endswith("/32"):
-            return
-        try:
-            ip = IPv4Address(route.prefix[:-3])
-        except ValueError:
-            return
-        mac = self.roaming.handing_off(ip)
-        if mac is None:
-            return
-        self._check_route_to_new_ap(mac, ip, now, my_id, demoted)
+        from l3roam.babel.config import DEMOTED_METRIC
 
-    def _check_route_to_new_ap(self, mac: str, ip: IPv4Address, now: float, my_id: str, demoted: int) -> None:
+        watch = self.babel_watch
+        if watch is None:
+            return
         sid = self.roaming.clients[mac].sid
-        table = self.babel_watch.table
-        towards = [(r.via, r.ifname, r.router_id) for r in table.routes.values()
-                   if r.prefix == f"{sid}/128" and r.installed and r.reachable]
+        routes = watch.table.routes.values()
+        towards = [r for r in routes if r.prefix == f"{sid}/128" and r.installed and r.reachable]
         if not towards:
             return
-        via, ifname, new_id = towards[0]
-        for r in table.routes.values():
-            if r.prefix == f"{ip}/32" and r.via == via and r.ifname == ifname and r.reachable \
-                    and r.metric < demoted and r.router_id not in (my_id, ""):
-                event(log, "babel_rerouted", mac=mac, ip=ip, via=via, id=r.router_id, new_ap_id=new_id,
-                      metric=r.metric)
-                self._roam(R.Rerouted(mac), now)
-                return
+        sid_route = towards[0]
+        mine = [r for r in routes if r.prefix == f"{ip}/32" and r.reachable and r.metric < DEMOTED_METRIC
+                and r.router_id != watch.my_id]
+        best = [r for r in mine if r.via == sid_route.via and r.ifname == sid_route.ifname
+                and r.router_id == sid_route.router_id]
+        if not best:
+            return
+        cand = min(best, key=lambda r: r.metric)
+        if any(r is not cand and r.metric <= cand.metric for r in mine):
+            return  # a stale route could win babeld's choice: wait until it is gone (or the timer)
+        event(log, "babel_rerouted", mac=mac, ip=ip, via=cand.via, id=cand.router_id, metric=cand.metric)
+        self._roam(R.Rerouted(mac), now)
 
     def _reconcile(self) -> None:
         """Keep the kernel's client routes this node still serves; drop the others.
@@ -445,9 +447,7 @@ class NodeAgent:
             event(log, "handoff_redirect", ip=a.ip, sid=a.sid, announced=a.announced)
         elif isinstance(a, R.CheckRerouted):
             if self.babel_watch is not None and self.roaming.handing_off(a.ip) == a.mac:
-                from l3roam.babel.config import DEMOTED_METRIC
-
-                self._check_route_to_new_ap(a.mac, a.ip, self.clock(), self.babel_watch.my_id, DEMOTED_METRIC)
+                self._check_route_to_new_ap(a.mac, a.ip, self.clock())
         elif isinstance(a, R.RemoveRedirect):
             if a.announced:
                 k.remove_redirect(a.ip, proto=self.demoted_proto)

@@ -45,8 +45,8 @@ class DnsConfig:
 class HandoffConfig:
     enabled: bool = True
     sid: IPv6Address | None = None  # this node's decapsulating SID, a /128 babel announces
-    withdraw_delay_seconds: float = 2.0  # at the latest; normally as soon as babel rerouted (docs/node.md)
-    window_seconds: float = 4.0
+    withdraw_delay_seconds: float = 25.0  # at the latest; normally as soon as babel rerouted (docs/node.md)
+    window_seconds: float = 27.0
     demoted_proto: int = 45  # kernel protocol of a moved client's announced redirect (babeld: high metric)
     make_before_break: bool = True  # withdraw once babeld holds another router's route (needs babel_socket)
     settle_seconds: float = 0.4  # not before: the demoted announcement has reached the neighbours

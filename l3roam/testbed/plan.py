@@ -156,18 +156,22 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
         cns = ns_name(p, c.name)
         names = radio_names(topo, c.name)
         acts: list[Action] = [
-            Cmd(("ip", "link", "add", CLIENT_IFNAME, "netns", cns, "address", str(c.mac), "type", "veth",
-                 "peer", "name", names.client_end, "netns", air)),
+            Cmd(("ip", "link", "add", CLIENT_IFNAME, "netns", cns, "index", str(names.index["client"]),
+                 "address", str(c.mac), "type", "veth",
+                 "peer", "name", names.client_end, "netns", air, "index", str(names.index["client_end"]))),
             _ip(cns, "link", "set", CLIENT_IFNAME, "up"),
-            _ip(air, "link", "add", names.bridge, "type", "bridge", "ageing_time", "0"),
+            _ip(air, "link", "add", names.bridge, "type", "bridge"),
             _ip(air, "link", "set", names.bridge, "up"),
             _ip(air, "link", "set", names.client_end, "master", names.bridge, "up"),
+            # a hub: no port learns a MAC, so no frame follows a stale entry to the AP the
+            # client left (the gateway MAC is the same at every AP)
+            _ip(air, "link", "set", names.client_end, "type", "bridge_slave", "learning", "off"),
         ]
         for ap in topo.aps:
             ap_ns = ns_name(p, ap)
             acts += [
-                Cmd(("ip", "link", "add", c.port, "netns", ap_ns, "type", "veth",
-                     "peer", "name", names.ap_ends[ap], "netns", air)),
+                Cmd(("ip", "link", "add", c.port, "netns", ap_ns, "index", str(names.index["port"]), "type", "veth",
+                     "peer", "name", names.ap_ends[ap], "netns", air, "index", str(names.index[ap]))),
                 # the station's MAC on the AP-side port, as a Wi-Fi station event carries it;
                 # isolated like Wi-Fi client isolation (clients meet only through the AP's routing)
                 Cmd(("ip", "-n", ap_ns, "-batch", "-"), stdin=(
@@ -176,6 +180,7 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
                     f"link set {c.port} type bridge_slave isolated on\n"
                     f"link set {c.port} up\n")),
                 _ip(air, "link", "set", names.ap_ends[ap], "master", names.bridge),
+                _ip(air, "link", "set", names.ap_ends[ap], "type", "bridge_slave", "learning", "off"),
             ]
         steps.append(Step(f"client {c.name}", tuple(acts), (
             _ip(cns, "link", "del", CLIENT_IFNAME, tolerant=True),
@@ -198,9 +203,20 @@ class RadioNames:
     client_end: str  # peer of the client's wlan0
     bridge: str  # joins the client's end with its end towards each AP
     ap_ends: dict[str, str]  # AP -> the air end of the veth whose other end is the AP's station port
+    index: dict[str, int]  # interface indexes: client, client_end, port (in every AP) and per AP its air end
 
 
 def radio_names(topo: Topology, client: str) -> RadioNames:
-    """Short, unique names (15 characters at most) by client and AP position."""
+    """Short, unique names (15 characters at most) by client and AP position.
+
+    Interface indexes are given too, so that no veth end has its peer's index:
+    the kernel treats a carrier change of a device whose index equals its
+    link's index as non-urgent and reports it up to a second later (linkwatch),
+    and a bridge port then stays closed that long (measured: 0.6 s without
+    frames after a move, whenever the indexes in two namespaces happened to
+    coincide).
+    """
     k = [c.name for c in topo.clients].index(client) + 1
-    return RadioNames(f"cl{k}", f"ab{k}", {ap: f"ap{k}-{j}" for j, ap in enumerate(topo.aps, start=1)})
+    index = {"client": 10_000 + k, "client_end": 20_000 + k, "port": 30_000 + k}
+    index.update({ap: 1_000_000 + 1000 * k + j for j, ap in enumerate(topo.aps, start=1)})
+    return RadioNames(f"cl{k}", f"ab{k}", {ap: f"ap{k}-{j}" for j, ap in enumerate(topo.aps, start=1)}, index)

@@ -5,7 +5,9 @@ lease master and node agents with hand-off, a real udhcpc, carrier-kept
 roams.  The moves r3 -> r5 put the old AP (r3) on the path from the server
 (r2) to the new AP, the case where the old withdrawal left r2 with an
 ``unreachable`` route for 100-300 ms (docs/node.md); r5 -> r3 -> r5 repeats it
-as a revisit.  Every router's table is watched with ``ip monitor route``
+as a revisit, after r1 -> r3 left r3 with a stale route towards r1 (the case
+where withdrawing as soon as the new AP's route arrived made a 110 ms black
+hole).  Moves 1.5 s apart, as in the experiments.  Every router's table is watched with ``ip monitor route``
 during the moves.
 """
 
@@ -34,7 +36,7 @@ mesh: {shape: line, routers: 5}
 aps: [r1, r3, r5]
 master: r2
 server: r2
-clients: [{name: c1, ap: r3}]
+clients: [{name: c1, ap: r1}]
 """
 FIRST_MS = 20  # the move itself: detection, claim, redirect
 
@@ -55,7 +57,8 @@ def test_two_hop_moves_with_the_old_ap_on_the_path_never_leave_a_router_without_
         monitors = {r.name: tb.popen(r.name, ["ip", "-ts", "monitor", "route"], stdout=subprocess.PIPE, text=True)
                     for r in tb.topo.routers}
         time.sleep(0.3)  # subscribed
-        moves = [Move(2.0, "c1", "r3", "r5"), Move(4.0, "c1", "r5", "r3"), Move(6.0, "c1", "r3", "r5")]
+        moves = [Move(1.5, "c1", "r1", "r3"), Move(3.0, "c1", "r3", "r5"), Move(4.5, "c1", "r5", "r3"),
+                 Move(6.0, "c1", "r3", "r5")]
         res = run_roams(tb, "c1", ip, moves, tmp_path, upstream=False, tcp=True, lead_in=1.0, tail=2.5)
     finally:
         for m in monitors.values():
@@ -69,8 +72,8 @@ def test_two_hop_moves_with_the_old_ap_on_the_path_never_leave_a_router_without_
     unreachable = {name: [l for l in text.splitlines() if "unreachable" in l and f"{ip} " in l]
                    for name, text in seen.items()}
     assert not any(unreachable.values()), f"unreachable installed for {ip}: {unreachable}"
-    # each withdrawal was the make-before-break one (babel had rerouted), not the timer's
-    assert logs["r3"].count("event=babel_rerouted") >= 2 and "event=babel_rerouted" in logs["r5"], logs
+    # r3 withdrew because babel had rerouted (make-before-break), not on the timer
+    assert "event=babel_rerouted" in logs["r3"], logs["r3"]
     sent, arrivals = from_probe_files(*probe_files(res.workdir, "down"))
     got = {a.seq for a in arrivals}
     for rec, roam in zip(res.moves, res.down):

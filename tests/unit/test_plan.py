@@ -54,6 +54,7 @@ def test_babeld_starts_last_so_interfaces_exist():
 def test_every_ap_gets_an_isolated_station_port_per_client_and_only_the_first_ap_is_associated():
     names = radio_names(TOPO, "c2")
     assert (names.client_end, names.bridge, names.ap_ends) == ("cl2", "ab2", {"r1": "ap2-1", "r3": "ap2-2"})
+    assert len(set(names.index.values())) == len(names.index)  # no veth end shares its peer's index
     acts = [a for s in STEPS if s.what == "client c2" for a in s.do]
     ports = [a for a in acts if isinstance(a, Cmd) and a.argv[:4] == ("ip", "link", "add", "sta-c2")]
     assert [p.argv[5] for p in ports] == ["l3rt-tb-u-r1", "l3rt-tb-u-r3"]
