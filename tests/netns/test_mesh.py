@@ -113,7 +113,7 @@ def test_client_moved_with_its_route_moved_by_hand_keeps_receiving(mesh, tmp_pat
     assert wait_for(lambda: client_route(mesh, "r2"), 5)
 
     def move_route(rec):
-        # babel alone (LAB-NOTES): the new AP installs the /32, then the old one withdraws it
+        # babel alone (docs/babel.md): the new AP installs the /32, then the old one withdraws it
         mesh.exec(rec.dst, ["ip", "route", "replace", f"{CLIENT_IP}/32", "dev", "cell0", "proto", "44"])
         mesh.exec(rec.src, ["ip", "route", "del", f"{CLIENT_IP}/32", "proto", "44"])
 
