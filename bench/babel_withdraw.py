@@ -18,6 +18,13 @@ Modes (what r3, the old AP, does once r5 announces the /32):
 - ``mbb``: demote at once, watch its own babeld (local socket) until it holds a
   finite route to the /32 from r5's router-id, then delete (make-before-break).
 
+``--before-r1``: the /32 was announced by r1 before r3 (then demoted and
+withdrawn there), so r3's babeld holds a frozen route via r2 (r2's later
+updates carry r3's own id and are ignored); ``--rule first`` withdraws at the
+first route from r5 (babeld may then pick the frozen route: a black hole at
+r2), ``--rule strict`` (the node agent's rule) once r5's route beats every
+other route babeld holds for the /32.
+
 ``--smoothing`` sets babeld's smoothing-half-life (l3roam renders 0; babeld's
 default is 4).  Every run watches *every* router's table and reports whether any
 installed ``unreachable`` for the /32.
@@ -77,6 +84,10 @@ def main() -> int:
     ap.add_argument("--mode", choices=("delete", "demote", "mbb"), default="delete")
     ap.add_argument("--smoothing", type=int, default=None, help="babeld smoothing-half-life (default: l3roam's)")
     ap.add_argument("--prefix", default="l3r-bw-")
+    ap.add_argument("--before-r1", action="store_true",
+                    help="the /32 was at r1 before r3: r3's babeld keeps a frozen route from r2 (see docs/babel.md)")
+    ap.add_argument("--rule", choices=("first", "strict"), default="strict",
+                    help="mbb: withdraw at the first route from r5, or once it beats every other route")
     args = ap.parse_args()
     tb = Testbed(topology.loads(YAML, prefix=args.prefix))
     if args.smoothing is not None:
@@ -96,7 +107,14 @@ def main() -> int:
                 tb.exec("r5", ["ip", "route", "add", f"{ip}/32", "dev", "cell0", "proto", "44"])
                 time.sleep(3)
                 tb.exec("r5", ["ip", "route", "del", f"{ip}/32", "proto", "44"])
+            if args.before_r1:  # the client came to r3 from r1 (r1: demote, then withdraw)
+                tb.exec("r1", ["ip", "route", "add", f"{ip}/32", "dev", "cell0", "proto", "44"])
+                time.sleep(3)
             tb.exec("r3", ["ip", "route", "add", f"{ip}/32", "dev", "cell0", "proto", "44"])
+            if args.before_r1:
+                tb.exec("r1", ["ip", "route", "replace", f"{ip}/32", "dev", "cell0", "proto", "45"])
+                time.sleep(1.0)
+                tb.exec("r1", ["ip", "route", "del", f"{ip}/32", "proto", "45"])
             time.sleep(3)
             mons = {r: subprocess.Popen(["ip", "netns", "exec", tb.ns(r), "ip", "-ts", "monitor", "route"],
                                         stdout=subprocess.PIPE, text=True) for r in routers}
@@ -109,10 +127,21 @@ def main() -> int:
                 proto = "45"
             if args.mode == "mbb":
                 with BabelControl(tb.babeld_socket("r3")) as ctl:
+                    seen = {}
                     for ev in ctl.monitor(duration=5.0):
                         r = ev.route
-                        if isinstance(ev, RouteChanged) and r.prefix == f"{ip}/32" and r.router_id == r5_id \
-                                and r.reachable:
+                        if r.prefix != f"{ip}/32":
+                            continue
+                        if isinstance(ev, RouteChanged):
+                            seen[r.key] = r
+                        else:
+                            seen.pop(r.key, None)
+                        new = [x for x in seen.values() if x.router_id == r5_id and x.reachable and x.metric < 16384]
+                        if not new:
+                            continue
+                        best = min(new, key=lambda x: x.metric)
+                        others = [x for x in seen.values() if x is not best and x.reachable and x.metric < 16384]
+                        if args.rule == "first" or all(x.metric > best.metric for x in others):
                             break
             else:
                 time.sleep(args.wait)
@@ -128,6 +157,9 @@ def main() -> int:
             back = [t for t, l in out["r2"] if l.startswith(ip) and t > t0]
             r3new = [t for t, l in out["r3"] if l.startswith(ip) and "babel" in l and t > t0]
             anywhere = sorted(r for r in routers if any(l.startswith("unreachable") for _, l in out[r]))
+            r2_gone = [t for t, l in out["r2"] if l.startswith(f"Deleted {ip} ") and t > t_move]
+            if r2_gone and not unreach:  # deleted without an unreachable entry: no route at all
+                anywhere.append(f"r2 (no route from {ms(r2_gone[0])})")
             summary.append((t0 - t_move, bool(anywhere)))
             print(f"run {i + 1}: withdrawn {(t0 - t_move) * 1000:.0f} ms after the move; "
                   f"r2 unreachable at {ms(unreach[0]) if unreach else '-'}, "
