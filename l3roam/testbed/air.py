@@ -102,6 +102,9 @@ class Air:
 
             self._ns = NamespaceThread(self.tb.air, name="l3roam-air")
             self._ipr = self._ns.run(IPRoute)
+            # every index known before the first move, so no move pays for a lookup
+            for link in self._ns.run(lambda ipr: list(ipr.get_links()), self._ipr):
+                self._index[link.get_attr("IFLA_IFNAME")] = link["index"]
 
     def _netlink(self, changes: list[tuple[str, bool]]) -> None:
         self._open()
