@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
     p.add_argument("--lock", help="hold this flock(1) file for each scenario run (e.g. /tmp/l3roam-heavy.lock), "
                                   "so timing-sensitive runs of several users take turns")
+    p.add_argument("--lock-hold", type=float, default=780.0,
+                   help="seconds the lock may be kept across scenarios before it is let go (default 780)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     out = Path(args.out)
-    runner = Runner(spec, Path(args.file), out, lock=Path(args.lock) if args.lock else None)
+    runner = Runner(spec, Path(args.file), out, lock=Path(args.lock) if args.lock else None,
+                    lock_hold=args.lock_hold)
     try:
         runner.run_all()
     except KeyboardInterrupt:
