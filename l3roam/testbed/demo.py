@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
                               "lost at ms (n)": when})
         say("")
         say(table)
-        say("(lost at ms (n): runs of lost probes, when they began after the move and how many; a run "
-            "about 1 s after a move is the old AP's babel withdrawal, docs/node.md)")
+        say("(lost at ms (n): runs of lost probes, when they began after the move and how many; the first "
+            "milliseconds are the move itself, a later run a routing change: docs/node.md)")
         gaps = [r.gap_ms for r in result.down]
         if gaps:
             say(f"\ngap median {percentile(gaps, 50):.0f} ms, p95 {percentile(gaps, 95):.0f} ms, "
