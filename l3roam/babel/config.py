@@ -59,6 +59,8 @@ InterfaceType = Literal["wired", "wireless", "tunnel"]
 
 #: babeld's "infinity" metric: a retracted route.
 INFINITY = 0xFFFF
+#: the metric at which a moved client's demoted announcement goes out (make-before-break hand-off)
+DEMOTED_METRIC = 16384
 
 _ROUTER_ID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$|^[0-9a-f]{2}(:[0-9a-f]{2}){7}$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
@@ -125,6 +127,13 @@ class BabelSettings:
     local_port: int | None = None  # read-write TCP control port on ::1 (local-port-readwrite)
     extra_redistribute: tuple[str, ...] = field(default=())  # further prefixes; checked like the rest
     default_route_proto: int | None = None  # an exit: redistribute the kernel default route of this protocol
+    # make-before-break hand-off (docs/node.md): the old AP re-files a moved client's /32 under
+    # ``demoted_proto``, which babeld announces at ``demoted_metric``; None: no such class
+    demoted_proto: int | None = 45
+    demoted_metric: int = DEMOTED_METRIC
+    # babeld's metric smoothing (default half-life 4 s) keeps a route that just appeared from
+    # replacing an installed one for ~20 s; 0 lets a strictly better route win at once
+    smoothing_half_life: int | None = 0
 
     def check(self) -> list[ConfigProblem]:
         problems: list[ConfigProblem] = []
@@ -138,6 +147,14 @@ class BabelSettings:
         if not 1 <= self.client_proto <= 255 or self.client_proto in (0, 1, 2, 3, 4, 42):
             problems.append(ConfigProblem(
                 "client_proto", "must be a free kernel route protocol number (not 0-4 or 42, babel's own)"))
+        if self.demoted_proto is not None and (
+                not 1 <= self.demoted_proto <= 255 or self.demoted_proto in (0, 1, 2, 3, 4, 42, self.client_proto)):
+            problems.append(ConfigProblem(
+                "demoted_proto", "must be a free kernel route protocol number, not the client protocol"))
+        if not 1 <= self.demoted_metric < INFINITY - 1024:
+            problems.append(ConfigProblem("demoted_metric", f"must be between 1 and {INFINITY - 1025}"))
+        if self.smoothing_half_life is not None and not 0 <= self.smoothing_half_life <= 3600:
+            problems.append(ConfigProblem("smoothing_half_life", "must be between 0 and 3600 seconds"))
         if not 0 <= self.kernel_priority <= 0xFFFFFFFF:
             problems.append(ConfigProblem("kernel_priority", "out of range"))
         if not 1 <= self.kernel_check_interval <= 3600:
@@ -242,6 +259,8 @@ def render(settings: BabelSettings) -> str:
              f"router-id {settings.router_id.lower()}",
              f"kernel-priority {settings.kernel_priority}",
              f"kernel-check-interval {settings.kernel_check_interval}"]
+    if settings.smoothing_half_life is not None:
+        lines.append(f"smoothing-half-life {settings.smoothing_half_life}")
     if settings.local_path:
         lines.append(f"local-path-readwrite {settings.local_path}")
     if settings.local_port:
@@ -254,6 +273,9 @@ def render(settings: BabelSettings) -> str:
         lines.append(f"redistribute ip {prefix} eq {_parse_network(prefix).prefixlen} allow")  # type: ignore[union-attr]
     if settings.client_prefix is not None:
         lines.append(f"redistribute proto {settings.client_proto} ip {settings.client_prefix} ge 32 allow")
+        if settings.demoted_proto is not None:
+            lines.append(f"redistribute proto {settings.demoted_proto} ip {settings.client_prefix} ge 32 "
+                         f"metric {settings.demoted_metric}")
     if settings.default_route_proto is not None:  # an exit: never withdraws a /32 (no client_prefix)
         lines.append(f"redistribute proto {settings.default_route_proto} ip 0.0.0.0/0 eq 0 allow")
     lines += ["redistribute local deny", "redistribute deny"]

@@ -2,7 +2,9 @@
 
 Blocking and small on purpose: ``dump()`` for a snapshot, ``monitor()`` for a
 stream of *real* route changes (``RouteTable`` drops babeld's repeated
-unchanged lines).  Line parsing lives in ``control_lines`` (pure).
+unchanged lines).  ``BabelWatch`` is the non-blocking form of ``monitor`` for a
+daemon's select loop (the node agent's make-before-break withdrawal).  Line
+parsing lives in ``control_lines`` (pure).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from l3roam.babel.control_lines import (
     RouteChanged, RouteEntry, RouteFlushed, RouteTable, XrouteEntry, installed, parse_header,
 )
-from l3roam.errors import ExternalToolError, RemoteProtocolError
+from l3roam.errors import ExternalToolError, MalformedPacket, RemoteProtocolError
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,50 @@ class BabelControl:
             ev = table.apply(line)
             if ev is not None:
                 yield ev
+
+
+class BabelWatch:
+    """``monitor`` on a non-blocking socket: ``fileno()`` for select, ``read()`` for the changes.
+
+    Connects (blocking, with a timeout) and reads the header, then switches to
+    monitor mode; ``my_id`` is this babeld's router-id as it prints ids.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 3.0):
+        self._ctl = BabelControl(path=path, timeout=timeout)
+        self.my_id = self._ctl.header.get("my-id", "")
+        self.table = RouteTable()
+        self._sock = self._ctl._sock
+        self._sock.settimeout(timeout)
+        self._sock.sendall(b"monitor\n")
+        self._sock.setblocking(False)
+        self._buf = self._ctl._buf
+        self.malformed = 0
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._ctl.close()
+
+    def read(self) -> list[RouteChanged | RouteFlushed]:
+        """Drain what babeld sent; never blocks.  Raise RemoteProtocolError when babeld is gone."""
+        while True:
+            try:
+                data = self._sock.recv(1 << 16)
+            except BlockingIOError:
+                break
+            if not data:
+                raise RemoteProtocolError("babeld closed the control socket")
+            self._buf += data
+        events: list[RouteChanged | RouteFlushed] = []
+        *lines, self._buf = self._buf.split(b"\n")
+        for raw in lines:
+            try:
+                ev = self.table.apply(raw.decode(errors="replace"))
+            except MalformedPacket:
+                self.malformed += 1
+                continue
+            if ev is not None:
+                events.append(ev)
+        return events

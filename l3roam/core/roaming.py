@@ -16,17 +16,20 @@ touches the kernel itself.  Every (state, event) pair is in ``TRANSITIONS``;
 a pair not there raises ``IllegalTransition``, so a new event must be thought
 through for every state.
 
-The hand-off is the SRv6 sequence of docs/node-kernel.md (measured: 10 ms
-median outage instead of ~170 ms for babel alone).  When the master says the client
-moved to node N with hand-off address S, at t0:
+The hand-off is make-before-break (docs/node.md has the measurements).  When
+the master says the client moved to node N with hand-off address S, at t0:
 
-1. the /32 becomes an SRv6 encapsulation to S, *still announced* by babel, so
-   traffic that reaches this node follows the client instead of being dropped;
-2. at t0 + ``withdraw_delay``: an unannounced copy of the redirect is added
-   (another metric, not our protocol) and the announced /32 removed: babel
-   withdraws it, while late packets still follow the redirect; withdrawing at
-   t0 let routers in between install ``unreachable`` before N's route reached
-   them;
+1. the /32 becomes an SRv6 encapsulation to S, *still announced* but demoted:
+   filed under the demoted kernel protocol, which babeld redistributes at a
+   high metric, so every router that hears N's announcement switches to it
+   (babel accepts a worse metric from the same source without a retraction),
+   while traffic that still reaches this node follows the client;
+2. as soon as this node's babeld holds a route to the /32 from another router
+   (``Rerouted``; its neighbours switched to N), or at t0 + ``withdraw_delay``
+   at the latest: an unannounced copy of the redirect is added (another
+   metric, not our protocol) and the announced one removed.  babeld then
+   installs the learned route and announces it in place of its own, so no
+   router is left without a route; late packets still follow the redirect;
 3. at t0 + ``window``: the redirect goes too.
 
 A node only knows the move sequence numbers it has seen, which may be old
@@ -54,6 +57,7 @@ from l3roam.core.roaming_events import (  # the machine's vocabulary, re-exporte
     Arrived, Bound, CheckMaster, ClaimAnswered, Departed, GreetClient, InstallRoute, MasterSilent,
     MovedAway, Redirect, Released, RemoveRedirect, RemoveRoute, SendClaim,
 )
+from l3roam.core.roaming_events import CheckRerouted, Rerouted  # make-before-break: re-exported too
 
 
 class State(Enum):
@@ -70,7 +74,8 @@ class IllegalTransition(Exception):
 @dataclass(frozen=True)
 class HandoffSettings:
     enabled: bool = True
-    withdraw_delay: float = 0.5
+    withdraw_delay: float = 0.5  # at the latest
+    settle: float = 0.0  # at the earliest: babel has spread the demoted announcement to the neighbours
     window: float = 2.0
     departure_timeout: float = 5.0  # gone without a move notice: stop announcing
     max_reclaims: int = 3
@@ -96,6 +101,7 @@ class Client:
     sid: IPv6Address | None = None
     redirect_announced: bool = False
     redirect_quiet: bool = False
+    rerouted: bool = False  # babel rerouted before ``settle`` ended
     route: bool = False
     provisional: bool = False  # served from a known lease without the master's confirmation
     reclaims: list[float] = field(default_factory=list)  # times of recent re-claims
@@ -110,6 +116,7 @@ for _s in State:
     TRANSITIONS[(_s, Bound)] = "_on_bound"
     TRANSITIONS[(_s, Released)] = "_on_released"
     TRANSITIONS[(_s, MovedAway)] = "_on_moved"
+    TRANSITIONS[(_s, Rerouted)] = "_on_rerouted"
     TRANSITIONS[(_s, MasterSilent)] = "_on_master_silent"
 TRANSITIONS[(State.CLAIMING, ClaimAnswered)] = "_on_claim_answered"
 # a claim answer in another state is late (the client left or bound meanwhile)
@@ -128,6 +135,16 @@ class RoamingTable:
         # skipped when it surfaces.
         self._heap: list[tuple[float, str, str]] = []
         self._idle: set[str] = set()  # absent, no deadlines, still an address: dropped at tick
+        self._handing: dict[IPv4Address, str] = {}  # ip -> MAC of clients handing off with an announced redirect
+
+    def handing_off(self, ip: IPv4Address) -> str | None:
+        """The MAC whose announced redirect for ``ip`` waits for babel to reroute, if any."""
+        mac = self._handing.get(ip)
+        c = self.clients.get(mac) if mac else None
+        if c is None or c.state is not State.HANDING_OFF or not c.redirect_announced or c.ip != ip:
+            self._handing.pop(ip, None)
+            return None
+        return mac
 
     def client(self, mac: str) -> Client:
         c = self.clients.get(mac)
@@ -179,9 +196,9 @@ class RoamingTable:
                 out.append(RemoveRedirect(c.ip, announced=True))
             if c.redirect_quiet:
                 out.append(RemoveRedirect(c.ip, announced=False))
-        c.redirect_announced = c.redirect_quiet = False
+        c.redirect_announced = c.redirect_quiet = c.rerouted = False
         c.route = False if out else c.route
-        for k in ("withdraw", "end_handoff"):
+        for k in ("withdraw", "end_handoff", "settled"):
             c.deadlines.pop(k, None)
         return out
 
@@ -197,7 +214,13 @@ class RoamingTable:
             return [GreetClient(c.mac, c.ip, ev.interface)] if c.ip else []  # type: ignore[list-item]
         # back after a departure: it may have been elsewhere meanwhile, so claim
         # again (the route stays until the answer says otherwise)
-        out = self._cancel_handoff(c) if c.state is State.HANDING_OFF else []
+        out: list[object] = []
+        if c.state is State.HANDING_OFF and c.ip is not None:
+            # back while handing off: serve it here at once (the route replaces the redirect in
+            # place, so babel sees a metric change and no withdrawal); the claim confirms it
+            out.append(InstallRoute(c.ip, ev.interface, c.mac))
+            out += self._cancel_handoff(c)
+            c.route = True
         if c.state is State.CLAIMING:
             return out  # a claim is already on its way
         c.state = State.CLAIMING
@@ -244,6 +267,9 @@ class RoamingTable:
         out: list[object] = []
         if c.ip is not None and c.ip != ip and c.route:
             out.append(RemoveRoute(c.ip, c.mac))
+        # the route first (it replaces an announced redirect in place, so babel sees a metric
+        # change and never a withdrawal), then what is left of a hand-off, then greet the client
+        out.append(InstallRoute(ip, interface, c.mac))
         out += self._cancel_handoff(c) if c.state is State.HANDING_OFF else []
         c.state = State.SERVING
         c.provisional = False
@@ -252,8 +278,7 @@ class RoamingTable:
         c.seq = max(c.seq, seq)
         c.lease_expires = lease_expires
         c.deadlines["lease"] = lease_expires
-        # the route first, then greet the client: its next packets find the way back
-        out += [InstallRoute(ip, interface, c.mac), GreetClient(c.mac, ip, interface)]
+        out.append(GreetClient(c.mac, ip, interface))
         c.route = True
         return out
 
@@ -307,9 +332,30 @@ class RoamingTable:
         c.state = State.HANDING_OFF
         c.sid = ev.sid
         c.redirect_announced = True
+        self._handing[c.ip] = c.mac
+        c.rerouted = False
+        if self.settings.settle > 0:
+            c.deadlines["settled"] = now + self.settings.settle
         c.deadlines["withdraw"] = now + self.settings.withdraw_delay
         c.deadlines["end_handoff"] = now + self.settings.window
         return [Redirect(c.ip, ev.sid, announced=True, mac=c.mac)]
+
+    def _on_rerouted(self, c: Client, ev: Rerouted, now: float) -> list[object]:
+        if c.state is not State.HANDING_OFF or not c.redirect_announced:
+            return []
+        if "settled" in c.deadlines:  # too early: the neighbours may not have the demotion yet
+            c.rerouted = True
+            return []
+        c.deadlines.pop("withdraw", None)
+        return self._due_withdraw(c, now)
+
+    def _due_settled(self, c: Client, now: float) -> list[object]:
+        if c.state is not State.HANDING_OFF or not c.redirect_announced or c.ip is None:
+            return []
+        if c.rerouted:
+            c.deadlines.pop("withdraw", None)
+            return self._due_withdraw(c, now)
+        return [CheckRerouted(c.mac, c.ip)]
 
     # ---- time ---------------------------------------------------------------
     def tick(self, now: float) -> list[object]:

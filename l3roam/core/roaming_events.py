@@ -62,6 +62,14 @@ class GreetClient:
     interface: str
 
 
+@dataclass(frozen=True)
+class CheckRerouted:
+    """Ask babel whether it holds the client's route towards the new AP (answer: ``Rerouted``)."""
+
+    mac: str
+    ip: IPv4Address
+
+
 # ---- events (past tense) ----------------------------------------------------
 @dataclass(frozen=True)
 class Arrived:
@@ -114,5 +122,12 @@ class MovedAway:
 @dataclass(frozen=True)
 class MasterSilent:
     """The master did not answer a ``CheckMaster`` in time."""
+
+    mac: str
+
+
+@dataclass(frozen=True)
+class Rerouted:
+    """This node's babeld holds a route to the client's /32 that it would pick in place of its own."""
 
     mac: str

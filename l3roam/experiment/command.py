@@ -32,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-scale", action="store_true", help="leave out the file's scale part")
     p.add_argument("--repetition", type=int, metavar="N",
                    help="run repetition N only and merge it into --out (application experiments)")
+    p.add_argument("--lock", help="hold this flock(1) file for each scenario run (e.g. /tmp/l3roam-heavy.lock), "
+                                  "so timing-sensitive runs of several users take turns")
+    p.add_argument("--lock-hold", type=float, default=780.0,
+                   help="seconds the lock may be kept across scenarios before it is let go (default 780)")
 
 
 def needs_vm(spec) -> str | None:
@@ -126,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"{args.file}: no client_scale mesh named {', '.join(sorted(unknown))}")
         return 2
-    runner = Runner(spec, Path(args.file), out, repetition=args.repetition, meshes=tuple(args.mesh))
+    runner = Runner(spec, Path(args.file), out, repetition=args.repetition, meshes=tuple(args.mesh),
+                    lock=Path(args.lock) if args.lock else None, lock_hold=args.lock_hold)
     try:
         runner.run_all(scale=not args.no_scale)
     except KeyboardInterrupt:

@@ -94,6 +94,31 @@ def gap_cdf(runs: list[dict], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def gap_cdf_by_distance(runs: list[dict], path: Path) -> Path | None:
+    """One panel per testbed: the downstream gap CDF of every scenario at every hop distance."""
+    from l3roam.experiment.distance import by_distance
+
+    dist = by_distance(runs)
+    if not dist:
+        return None
+    testbeds = list(dict.fromkeys(d.testbed for d in dist))
+    fig, axes = plt.subplots(1, len(testbeds), figsize=(5 * len(testbeds), 4), sharey=True, squeeze=False)
+    for ax, tb in zip(axes[0], testbeds):
+        for d in (d for d in dist if d.testbed == tb):
+            vals = [x["down_gap_ms"] for run in runs if run["scenario"] == d.scenario and not run.get("error")
+                    for x in run["roams"] if x.get("hops") == d.hops and x.get("down_gap_ms") is not None]
+            if vals:
+                xs, ys = cdf(vals)
+                ax.step([max(x, 1) for x in xs], ys, where="post", label=f"{d.scenario}, {d.hops} hops")
+        ax.set_xscale("log")
+        ax.set_title(tb, fontsize=10)
+        ax.set_xlabel("downstream gap per roam (ms, log)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0, 0].set_ylabel("fraction of roams")
+    return _save(fig, path)
+
+
 def hello_tradeoff(runs: list[dict], path: Path) -> Path | None:
     """Gap and control traffic against the interval of the periodic control message:
     babel's hello (l3roam without hand-off) and, where measured, batman-adv's OGM interval."""

@@ -233,6 +233,42 @@ def _scale_result(s: dict, cores: int) -> str:
     return "CPU saturated" if _saturated(s, cores) else "ok"
 
 
+def _distance_sections(meta: dict, runs: list[dict], figures: dict[str, str]) -> list[str]:
+    """Per hop distance and the handover targets, when the runs record hop distances."""
+    from l3roam.experiment.distance import by_distance, targets
+
+    dist = by_distance(runs)
+    if not dist:
+        return []
+    md = ["", "## By hop distance", "",
+          "Hops between the two APs of a move. Gap and loss spread as median / p95 (min–max); the move "
+          "itself (the testbed's netlink calls) is in the next column.", ""]
+    moves = {}
+    for run in runs:
+        for x in run.get("roams", []):
+            if x.get("hops") is not None and x.get("move_ms") is not None:
+                moves.setdefault((run.get("testbed", "-"), x["hops"], run["scenario"]), []).append(x["move_ms"])
+    md.append(table(["testbed", "hops", "scenario", "roam model", "roams", "gap down ms", "gap up ms",
+                     "lost down", "lost up", "move ms (median / max)"],
+                    [[d.testbed, str(d.hops), d.scenario, d.model, str(d.roams), spread(d.down_gap),
+                      spread(d.up_gap), spread(d.down_lost), spread(d.up_lost),
+                      (lambda m: f"{fmt(summarize(m).median, 1)} / {fmt(summarize(m).max, 1)}" if m else "–")(
+                          moves.get((d.testbed, d.hops, d.scenario), []))]
+                     for d in dist]))
+    if "cdf_hops" in figures:
+        md += ["", f"![cdf by hop distance]({figures['cdf_hops']})", "",
+               "*CDF of the downstream gap per roam, by testbed and hop distance.*"]
+    t = targets(runs)
+    if t:
+        md += ["", "## Handover targets", "",
+               "l3roam with hand-off under the carrier-kept roam model, against the targets and against the "
+               "L2 baseline of the same testbed and roam model at each hop distance.", ""]
+        md.append(table(["scenario", "target", "wanted", "measured", "met"],
+                        [[x.scenario, x.what, x.want, x.got, {True: "yes", False: "**no**", None: "–"}[x.met]]
+                         for x in t]))
+    return md
+
+
 def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list[dict],
                     figures: dict[str, str], title: str | None = None) -> str:
     rows = summarize_scenarios(runs)
@@ -264,11 +300,14 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                f"lease master on {topo.get('server')}. Traffic: UDP probes at 100 packets/s downstream "
                "(server to client) and upstream, and a TCP echo stream (100 bytes every 10 ms) from the client.", ""]
     md += ["## Scenarios", ""]
+    first = {run["scenario"]: run for run in runs}
     md.append(table(["scenario", "design", "hand-off", "interval s (babel hello / batman OGM)", "client after a move",
-                     "runs", "roams"],
+                     "testbed", "roam model", "runs", "roams"],
                     [[r.name, KIND_LABEL.get(r.kind, r.kind), {True: "yes", False: "no"}.get(r.handoff, "–"),
                       fmt(r.hello, 2) if r.kind != "batman" else f"OGM {fmt((r.orig_interval or 1000) / 1000, 2)}",
-                      r.client, f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else ""), str(r.roams)]
+                      r.client, first[r.name].get("testbed", "–"),
+                      first[r.name].get("roam_model") or "carrier-lost",
+                      f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else ""), str(r.roams)]
                      for r in rows]))
     md += ["", "## Handover", "",
            "Per roam: the longest interval without probe arrivals around the move (gap), probes lost, "
@@ -278,6 +317,7 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                     [[r.name, spread(r.down_gap), spread(r.up_gap), spread(r.down_lost), spread(r.up_lost),
                       str(r.duplicates), str(r.reordered), f"{r.tcp_alive}/{r.tcp_runs}", spread(r.tcp_stall)]
                      for r in rows]))
+    md += _distance_sections(meta, runs, figures)
     sub = pick(rows, "subnets")
     if sub is not None:
         md += ["", f"No roaming (`{sub.name}`): the client's address changes at every move, so downstream probes "

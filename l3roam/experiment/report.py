@@ -49,6 +49,7 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     made = {
         "timeline": plots.timeline(runs, out, fig_dir / "timeline.png"),
         "cdf": plots.gap_cdf(runs, fig_dir / "gap-cdf.png"),
+        "cdf_hops": plots.gap_cdf_by_distance(runs, fig_dir / "gap-cdf-hops.png"),
         "hello": plots.hello_tradeoff(runs, fig_dir / "hello-tradeoff.png"),
         "control": plots.control_vs_clients(costs, fig_dir / "control-vs-clients.png"),
         "table": plots.table_vs_clients(costs, fig_dir / "table-vs-clients.png"),

@@ -33,6 +33,7 @@ from l3roam.errors import ConfigProblem
 
 Kind = Literal["l3roam", "subnets", "l2", "batman"]
 ClientBehaviour = Literal["talks", "silent", "later"]
+RoamModel = Literal["carrier-kept", "carrier-lost"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ScenarioSpec:
     dat: bool = True  # batman-adv's distributed ARP table (batman scenarios)
     client: ClientBehaviour = "talks"
     talk_delay: float = 1.0  # seconds after the move when a ``later`` client sends
+    roam_model: RoamModel | None = None  # None: the experiment's (roams.model)
+    testbed: Path | None = None  # None: the experiment's; relative paths: from the experiment file
 
     def check(self) -> list[ConfigProblem]:
         p = []
@@ -75,9 +78,13 @@ class RoamSpec:
     schedule: Literal["every", "random"] = "random"
     repetitions: int = 2
     seed: int = 1  # repetition k uses seed + k
+    model: RoamModel = "carrier-kept"  # how the testbed moves the client (docs/testbed.md), every design alike
+    gap: float = 0.0  # carrier-lost only: seconds without any AP per move
 
     def check(self) -> list[ConfigProblem]:
         p = []
+        if self.gap < 0 or (self.gap > 0 and self.model != "carrier-lost"):
+            p.append(ConfigProblem("gap", "a time without AP needs model: carrier-lost (and is not negative)"))
         if self.count < 1:
             p.append(ConfigProblem("count", "at least one roam"))
         if self.interval < 1:

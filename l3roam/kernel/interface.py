@@ -159,9 +159,6 @@ class Kernel(Protocol):
     def get_sysctl(self, key: str) -> str:
         """Read a sysctl (dotted key); KernelError names the key."""
 
-    def get_sysctl(self, key: str) -> str:
-        """Read a sysctl (dotted key)."""
-
     def open_monitor(self) -> "LinkMonitorLike":
         """Link and neighbour events of this kernel's namespace."""
 

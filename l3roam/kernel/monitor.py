@@ -60,6 +60,8 @@ class LinkMonitor:
         self._marshal = MarshalRtnl()
         self._names: dict[int, str] = {}
         self._up: dict[int, bool] = {}
+        # a carrier change notification carries no IFLA_IFALIAS (measured): keep the last one seen
+        self._alias: dict[int, str] = {}
         self._macs: set[tuple[int, str]] = set()
         self._seq = 0
         self.overruns = 0
@@ -126,18 +128,22 @@ class LinkMonitor:
         name = msg.get_attr("IFLA_IFNAME") or self._names.get(idx, f"if{idx}")
         self._names[idx] = name
         flags = int(msg["flags"])
+        alias = msg.get_attr("IFLA_IFALIAS")
+        if alias:
+            self._alias[idx] = alias
         up = kind == RTM_NEWLINK and bool(flags & IFF_UP) and bool(flags & IFF_LOWER_UP)
         was = self._up.get(idx)
         self._up[idx] = up
         if kind == RTM_DELLINK:
             self._up.pop(idx, None)
             self._names.pop(idx, None)
+            alias = self._alias.pop(idx, None) or alias
         if up == was or (was is None and not up):
             return []  # no change, or an interface first seen down
         if up:
             master_idx = msg.get_attr("IFLA_MASTER")
             return [LinkUp(name, str(msg.get_attr("IFLA_ADDRESS") or "").lower(),
-                           msg.get_attr("IFLA_IFALIAS"),
+                           alias or self._alias.get(idx),
                            self._names.get(master_idx) if master_idx else None)]
         self._macs = {k for k in self._macs if k[0] != idx}
         return [LinkDown(name)]

@@ -66,6 +66,8 @@ class NodeAgent:
         self.dns = dns
         self.clock = clock
         self.proto = cfg.route_protocol
+        self.demoted_proto = cfg.handoff.demoted_proto
+        self.babel_watch = None  # babeld's monitor stream: make-before-break withdrawals
         self.mesh_if = cfg.mesh_interfaces[0] if cfg.mesh_interfaces else None
         self.metrics = Registry("l3roam_node")
         for name, text in (("dhcp_total", "DHCP events by kind"),
@@ -84,6 +86,7 @@ class NodeAgent:
             master_timeout=cfg.master_deadline_seconds + 0.5))
         self.roaming = R.RoamingTable(R.HandoffSettings(
             enabled=cfg.handoff.enabled, withdraw_delay=cfg.handoff.withdraw_delay_seconds,
+            settle=cfg.handoff.settle_seconds if cfg.handoff.make_before_break and cfg.babel_socket else 0.0,
             window=cfg.handoff.window_seconds,
             departure_timeout=cfg.presence.departure_timeout_seconds,
             provisional_after=cfg.master_down.serve_after_seconds
@@ -170,8 +173,78 @@ class NodeAgent:
             self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)
         self.binding.start(cfg.gateway.ip, tuple(cfg.guard.trusted_ports), cfg.guard.limits())
         self._reconcile()
+        self.watch_babel()
         event(log, "node_started", node=cfg.node_id, interface=cfg.client_interface,
               gateway=cfg.gateway.ip, master=cfg.master, handoff=cfg.handoff.sid or "off")
+
+    def watch_babel(self) -> None:
+        """Follow babeld's routes, so a moved client's announcement goes once babel rerouted it."""
+        h = self.cfg.handoff
+        if not (h.enabled and h.make_before_break and self.cfg.babel_socket is not None):
+            return
+        from l3roam.babel.control import BabelWatch
+
+        self.babel_watch = BabelWatch(self.cfg.babel_socket)
+        self.sel.register(self.babel_watch, selectors.EVENT_READ, "babel")
+        event(log, "babel_watched", socket=self.cfg.babel_socket, my_id=self.babel_watch.my_id)
+
+    def _babel(self, now: float) -> None:
+        from l3roam.babel.control_lines import RouteChanged, RouteFlushed
+        from l3roam.errors import RemoteProtocolError
+
+        watch = self.babel_watch
+        try:
+            events = watch.read()
+        except RemoteProtocolError as exc:  # babeld restarted or gone: withdraw on the timer alone
+            self.sel.unregister(watch)
+            watch.close()
+            self.babel_watch = None
+            event(log, "babel_watch_lost", level=logging.WARNING, error=exc)
+            return
+        for ev in events:
+            if isinstance(ev, (RouteChanged, RouteFlushed)) and ev.route.prefix.endswith("/32"):
+                try:
+                    ip = IPv4Address(ev.route.prefix[:-3])
+                except ValueError:
+                    continue
+                mac = self.roaming.handing_off(ip)
+                if mac is not None:
+                    self._check_route_to_new_ap(mac, ip, now)
+
+    def _check_route_to_new_ap(self, mac: str, ip: IPv4Address, now: float) -> None:
+        """Rerouted when babeld would pick the new AP's route once this node stops announcing.
+
+        That route must come from the neighbour through which babel reaches
+        the new AP's hand-off SID, and be strictly better than every other
+        route babeld holds for the /32 that is not itself demoted.  Other
+        routes may be stale: once a neighbour routes through this node it
+        announces this node's own id, babeld ignores such updates, and the
+        entry keeps its old id and metric until it expires (~24 s).  Picked
+        at the withdrawal, such an entry points back at a neighbour that
+        routes through us: measured, a 110 ms black hole (docs/babel.md).
+        """
+        from l3roam.babel.config import DEMOTED_METRIC
+
+        watch = self.babel_watch
+        if watch is None:
+            return
+        sid = self.roaming.clients[mac].sid
+        routes = watch.table.routes.values()
+        towards = [r for r in routes if r.prefix == f"{sid}/128" and r.installed and r.reachable]
+        if not towards:
+            return
+        sid_route = towards[0]
+        mine = [r for r in routes if r.prefix == f"{ip}/32" and r.reachable and r.metric < DEMOTED_METRIC
+                and r.router_id != watch.my_id]
+        best = [r for r in mine if r.via == sid_route.via and r.ifname == sid_route.ifname
+                and r.router_id == sid_route.router_id]
+        if not best:
+            return
+        cand = min(best, key=lambda r: r.metric)
+        if any(r is not cand and r.metric <= cand.metric for r in mine):
+            return  # a stale route could win babeld's choice: wait until it is gone (or the timer)
+        event(log, "babel_rerouted", mac=mac, ip=ip, via=cand.via, id=cand.router_id, metric=cand.metric)
+        self._roam(R.Rerouted(mac), now)
 
     def _reconcile(self) -> None:
         """Keep the kernel's client routes this node still serves; drop the others.
@@ -244,6 +317,8 @@ class NodeAgent:
                 elif key.data == "monitor":
                     for ev in self.monitor.read():
                         self._presence(ev, now)
+                elif key.data == "babel":
+                    self._babel(now)
                 elif key.data == "hostapd":
                     for ev in key.fileobj.read():
                         self._station(ev, now)
@@ -370,6 +445,7 @@ class NodeAgent:
         now = self.clock()
         self._roam(R.MovedAway(n.mac, n.new_node, n.seq, n.handoff), now)
 
+
     def _roam(self, ev, now: float) -> None:
         self._roam_actions(self.roaming.handle(ev, now))
 
@@ -427,15 +503,18 @@ class NodeAgent:
             k.send_gratuitous_arp(a.interface, self.cfg.gateway.ip, str(self.cfg.gateway_mac),
                                   dst_mac=a.mac)
         elif isinstance(a, R.Redirect):
-            if a.announced:
-                k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.proto)
+            if a.announced:  # demoted: babeld announces it at a high metric (make-before-break)
+                k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.demoted_proto)
                 self.binding.unbind(a.ip)  # the binding follows the client: gone from here
             else:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=None, metric=QUIET_METRIC)
             event(log, "handoff_redirect", ip=a.ip, sid=a.sid, announced=a.announced)
+        elif isinstance(a, R.CheckRerouted):
+            if self.babel_watch is not None and self.roaming.handing_off(a.ip) == a.mac:
+                self._check_route_to_new_ap(a.mac, a.ip, self.clock())
         elif isinstance(a, R.RemoveRedirect):
             if a.announced:
-                k.remove_redirect(a.ip, proto=self.proto)
+                k.remove_redirect(a.ip, proto=self.demoted_proto)
             else:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
 
@@ -449,6 +528,8 @@ class NodeAgent:
 
     def close(self) -> None:
         self.running = False
+        if self.babel_watch is not None:
+            self.babel_watch.close()
         if self.http is not None:
             self.http.close()
             self.http = None

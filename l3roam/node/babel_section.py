@@ -43,7 +43,8 @@ def settings_for(cfg: "NodeConfig") -> tuple[BabelSettings, dict[str, str]]:
     keys = {"router_id": "babel.router_id", "kernel_priority": "babel.kernel_priority",
             "kernel_check_interval": "babel.kernel_check_interval",
             "local_port": "babel.local_port", "local_path": "babel_socket",
-            "client_prefix": "gateway", "client_proto": "route_protocol"}
+            "client_prefix": "gateway", "client_proto": "route_protocol",
+            "demoted_proto": "handoff.demoted_proto"}
     if sec.interfaces:
         interfaces = tuple(sec.interfaces)
         keys["interfaces"] = "babel.interfaces"
@@ -70,7 +71,9 @@ def settings_for(cfg: "NodeConfig") -> tuple[BabelSettings, dict[str, str]]:
         router_id=router_id, interfaces=interfaces, own_prefixes=tuple(own),
         client_prefix=str(cfg.gateway.network), client_proto=cfg.route_protocol,
         kernel_priority=sec.kernel_priority, kernel_check_interval=sec.kernel_check_interval,
-        local_path=str(cfg.babel_socket) if cfg.babel_socket else None, local_port=sec.local_port)
+        local_path=str(cfg.babel_socket) if cfg.babel_socket else None, local_port=sec.local_port,
+        # the make-before-break hand-off's demoted class (docs/node.md)
+        demoted_proto=cfg.handoff.demoted_proto if cfg.handoff.enabled else None)
     return settings, keys
 
 

@@ -63,14 +63,21 @@ class DnsConfig:
 class HandoffConfig:
     enabled: bool = True
     sid: IPv6Address | None = None  # this node's decapsulating SID, a /128 babel announces
-    withdraw_delay_seconds: float = 1.0
-    window_seconds: float = 3.0
+    withdraw_delay_seconds: float = 25.0  # at the latest; normally as soon as babel rerouted (docs/node.md)
+    window_seconds: float = 27.0
+    demoted_proto: int = 45  # kernel protocol of a moved client's announced redirect (babeld: high metric)
+    make_before_break: bool = True  # withdraw once babeld holds another router's route (needs babel_socket)
+    settle_seconds: float = 0.4  # not before: the demoted announcement has reached the neighbours
 
     def check(self) -> list[ConfigProblem]:
         out = []
+        if not 1 <= self.demoted_proto <= 255 or self.demoted_proto in (0, 1, 2, 3, 4, 42):
+            out.append(ConfigProblem("demoted_proto", "must be a free kernel route protocol number"))
         if self.enabled and self.sid is None:
             out.append(ConfigProblem("sid", "hand-off is enabled: give this node's SRv6 SID "
                                             "(an IPv6 /128 that babel redistributes)"))
+        if not 0 <= self.settle_seconds <= self.withdraw_delay_seconds:
+            out.append(ConfigProblem("settle_seconds", "must be between 0 and withdraw_delay_seconds"))
         if not 0 <= self.withdraw_delay_seconds <= self.window_seconds:
             out.append(ConfigProblem("withdraw_delay_seconds", "must be between 0 and window_seconds"))
         return out
@@ -182,6 +189,8 @@ class NodeConfig:
             out.append(ConfigProblem("client_interface", "interface names have at most 15 characters"))
         if not 1 <= self.route_protocol <= 255 or self.route_protocol in (2, 3, 4, 42):
             out.append(ConfigProblem("route_protocol", "must be 1..255 and not kernel/boot/static/babel"))
+        if self.handoff.demoted_proto == self.route_protocol:
+            out.append(ConfigProblem("handoff.demoted_proto", "must differ from route_protocol"))
         if self.gateway.network.prefixlen > 30:
             out.append(ConfigProblem("gateway", "needs the client prefix length, e.g. 10.99.0.1/16"))
         if int(self.gateway_mac.split(":")[0], 16) & 1:

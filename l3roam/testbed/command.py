@@ -33,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("file")
     s.add_argument("client")
     s.add_argument("ap")
-    s.add_argument("--gap", type=float, default=0.0, help="seconds out of range between the APs")
+    s.add_argument("--roam-model", choices=("carrier-kept", "carrier-lost"), default="carrier-kept",
+                   help="carrier-kept: the client keeps carrier (FT roam); carrier-lost: it drops and returns")
+    s.add_argument("--gap", type=float, default=0.0, help="carrier-lost: seconds out of range between the APs")
     s.add_argument("--prefix")
     s = sub.add_parser("roam", help="run the file's roaming schedule, optionally measured")
     s.add_argument("file")
@@ -65,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "move":
         from l3roam.testbed.air import Air
 
-        rec = Air(tb).move(args.client, args.ap, gap=args.gap)
+        with Air(tb, args.roam_model, args.gap) as air:
+            rec = air.move(args.client, args.ap)
         print(f"{rec.client}: {rec.src} -> {rec.dst} in {(rec.t_end - rec.t_start) * 1000:.1f} ms")
         return 0
     if args.action == "roam":
@@ -82,9 +85,9 @@ def _roam(tb, args: argparse.Namespace) -> int:
     from l3roam.testbed.schedule import plan_moves
 
     client = tb.topo.client(args.client) if args.client else tb.topo.clients[0]
-    air = Air(tb, gap=r.gap)
-    here = air.where(client.name) or client.first_ap
     r = tb.topo.spec.roaming
+    air = Air(tb, r.model, r.gap)
+    here = air.where(client.name) or client.first_ap
     moves = plan_moves(r.schedule, client.name, tb.topo.aps, here, r.count, r.interval, r.path, r.seed)
     on_move = None
     if args.by_hand:
@@ -103,15 +106,17 @@ def _roam(tb, args: argparse.Namespace) -> int:
             tb.exec(rec.src, ["ip", "route", "del", f"{args.ip}/32", "proto", proto], check=False)
 
     if not args.ip:
-        for rec in air.run(moves):
-            print(f"{rec.client}: {rec.src} -> {rec.dst}", flush=True)
+        with air:
+            for rec in air.run(moves):
+                print(f"{rec.client}: {rec.src} -> {rec.dst}", flush=True)
         return 0
+    air.close()
     from l3roam.measure.table import format_table, summary
     from l3roam.testbed.session import run_roams
 
     with tempfile.TemporaryDirectory(prefix="l3roam-roam-") as tmp:
         result = run_roams(tb, client.name, args.ip, moves, Path(tmp), on_move=on_move, upstream=False,
-                           tail=1.0, air=Air(tb, gap=r.gap))
+                           tail=1.0, roam_model=r.model, gap=r.gap)
     print(format_table(result.down, [(m.src, m.dst) for m in result.moves]))
     print(summary(result.down))
     if result.tcp is not None:

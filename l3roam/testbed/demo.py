@@ -29,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interval", type=float, default=3.0, help="seconds between roams")
     p.add_argument("--no-handoff", action="store_true",
                    help="babel convergence alone, without the SRv6 hand-off of in-flight packets")
+    p.add_argument("--roam-model", choices=("carrier-kept", "carrier-lost"), default="carrier-kept",
+                   help="carrier-kept (default): the client's interface keeps carrier, as in an 802.11r roam; "
+                        "carrier-lost: it drops carrier at every move (docs/testbed.md)")
+    p.add_argument("--gap", type=float, default=0.0,
+                   help="carrier-lost only: seconds without any AP at each move")
     p.add_argument("--prefix", default="l3r-", help="namespace prefix (default l3r-)")
     p.add_argument("--json", help="also write the per-roam results to this file")
     p.add_argument("--keep-logs", metavar="DIR",
@@ -85,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)  # also when started with SIGINT ignored (background)
+    if args.gap < 0 or (args.gap > 0 and args.roam_model != "carrier-lost"):
+        say("error: --gap needs --roam-model carrier-lost and must not be negative")
+        return 2
     topo = topology.load(args.topology, prefix=args.prefix)
     client = topo.clients[0]
     hops = topo.hops(topo.aps[0])
@@ -114,10 +122,11 @@ def run(args: argparse.Namespace) -> int:
             addresses.append(addr)
             say(f"  roam {len(addresses):2}: {rec.src} -> {rec.dst}  (address {addr})")
 
-        say(f"roaming {args.roams} times, every {args.interval:g} s, with a TCP stream and "
+        say(f"roaming {args.roams} times, every {args.interval:g} s ({args.roam_model}"
+            f"{f', {args.gap:g} s without AP' if args.gap else ''}), with a TCP stream and "
             "100 UDP probes/s from the server ...")
         result = run_roams(tb, client.name, ip0, moves, tb.run_dir / "session", on_move=on_move,
-                           upstream=False, tail=1.0)
+                           upstream=False, tail=1.0, roam_model=args.roam_model, gap=args.gap)
         ip1 = tb.client_address(client.name)
         tcp = result.tcp or {}
         alive = bool(tcp.get("alive"))
@@ -131,12 +140,13 @@ def run(args: argparse.Namespace) -> int:
         runs = [loss_runs(sent, arrivals, r.at, r.window) for r in result.down]
         when = [" ".join(f"+{start:.0f}({n})" for start, n in rr) or "-" for rr in runs]
         table = format_table(result.down, [(m.src, m.dst) for m in result.moves],
-                             {"tcp alive": tcp_col, "addr before": before, "addr after": addresses,
+                             {"move ms": [f"{(m.t_end - m.t_start) * 1000:.1f}" for m in result.moves],
+                              "tcp alive": tcp_col, "addr before": before, "addr after": addresses,
                               "lost at ms (n)": when})
         say("")
         say(table)
-        say("(lost at ms (n): runs of lost probes, when they began after the move and how many; a run "
-            "about 1 s after a move is the old AP's babel withdrawal, docs/node.md)")
+        say("(lost at ms (n): runs of lost probes, when they began after the move and how many; the first "
+            "milliseconds are the move itself, a later run a routing change: docs/node.md)")
         gaps = [r.gap_ms for r in result.down]
         if gaps:
             say(f"\ngap median {percentile(gaps, 50):.0f} ms, p95 {percentile(gaps, 95):.0f} ms, "

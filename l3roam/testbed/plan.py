@@ -158,14 +158,40 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
     air = ns_name(p, AIR)
     for c in topo.clients:
         cns = ns_name(p, c.name)
-        steps.append(Step(f"client {c.name}", (
-            Cmd(("ip", "link", "add", CLIENT_IFNAME, "netns", cns, "address", str(c.mac), "type", "veth",
-                 "peer", "name", c.port, "netns", air)),
+        names = radio_names(topo, c.name)
+        acts: list[Action] = [
+            Cmd(("ip", "link", "add", CLIENT_IFNAME, "netns", cns, "index", str(names.index["client"]),
+                 "address", str(c.mac), "type", "veth",
+                 "peer", "name", names.client_end, "netns", air, "index", str(names.index["client_end"]))),
             _ip(cns, "link", "set", CLIENT_IFNAME, "up"),
-            # the station's MAC on the AP-side port, as a Wi-Fi station event carries it
-            _ip(air, "link", "set", c.port, "alias", str(c.mac)),
-        ), (_ip(cns, "link", "del", CLIENT_IFNAME, tolerant=True),)))
-        steps.append(Step(f"associate {c.name} to {c.first_ap}", associate_actions(topo, c.name, AIR, c.first_ap)))
+            _ip(air, "link", "add", names.bridge, "type", "bridge"),
+            _ip(air, "link", "set", names.bridge, "up"),
+            _ip(air, "link", "set", names.client_end, "master", names.bridge, "up"),
+            # a hub: no port learns a MAC, so no frame follows a stale entry to the AP the
+            # client left (the gateway MAC is the same at every AP)
+            _ip(air, "link", "set", names.client_end, "type", "bridge_slave", "learning", "off"),
+        ]
+        for ap in topo.aps:
+            ap_ns = ns_name(p, ap)
+            acts += [
+                Cmd(("ip", "link", "add", c.port, "netns", ap_ns, "index", str(names.index["port"]), "type", "veth",
+                     "peer", "name", names.ap_ends[ap], "netns", air, "index", str(names.index[ap]))),
+                # the station's MAC on the AP-side port, as a Wi-Fi station event carries it;
+                # isolated like Wi-Fi client isolation (clients meet only through the AP's routing)
+                Cmd(("ip", "-n", ap_ns, "-batch", "-"), stdin=(
+                    f"link set {c.port} alias {c.mac}\n"
+                    f"link set {c.port} master {CELL_BRIDGE}\n"
+                    f"link set {c.port} type bridge_slave isolated on\n"
+                    f"link set {c.port} up\n")),
+                _ip(air, "link", "set", names.ap_ends[ap], "master", names.bridge),
+                _ip(air, "link", "set", names.ap_ends[ap], "type", "bridge_slave", "learning", "off"),
+            ]
+        steps.append(Step(f"client {c.name}", tuple(acts), (
+            _ip(cns, "link", "del", CLIENT_IFNAME, tolerant=True),
+            *(_ip(air, "link", "del", names.ap_ends[ap], tolerant=True) for ap in topo.aps),
+            _ip(air, "link", "del", names.bridge, tolerant=True))))
+        steps.append(Step(f"associate {c.name} to {c.first_ap}",
+                          (_ip(air, "link", "set", names.ap_ends[c.first_ap], "up"),)))
 
     from l3roam.testbed.internet import internet_steps  # it builds on this module's step types
 
@@ -179,21 +205,27 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
     return steps
 
 
-def associate_actions(topo: Topology, client: str, src: str, dst: str) -> tuple[Cmd, ...]:
-    """Hand the client's station port from namespace ``src`` (an AP or air) to ``dst``.
+@dataclass(frozen=True)
+class RadioNames:
+    """The air namespace's devices of one client (see ``l3roam.testbed.air``)."""
 
-    In an AP the port joins the cell bridge, isolated (like Wi-Fi client
-    isolation: clients reach each other through the router only).  Moving a
-    device between namespaces takes it down, so the client sees its carrier
-    drop and come back, and both APs see the port vanish or appear.
+    client_end: str  # peer of the client's wlan0
+    bridge: str  # joins the client's end with its end towards each AP
+    ap_ends: dict[str, str]  # AP -> the air end of the veth whose other end is the AP's station port
+    index: dict[str, int]  # interface indexes: client, client_end, port (in every AP) and per AP its air end
+
+
+def radio_names(topo: Topology, client: str) -> RadioNames:
+    """Short, unique names (15 characters at most) by client and AP position.
+
+    Interface indexes are given too, so that no veth end has its peer's index:
+    the kernel treats a carrier change of a device whose index equals its
+    link's index as non-urgent and reports it up to a second later (linkwatch),
+    and a bridge port then stays closed that long (measured: 0.6 s without
+    frames after a move, whenever the indexes in two namespaces happened to
+    coincide).
     """
-    p = topo.spec.prefix
-    port = topo.client(client).port
-    acts = [_ip(ns_name(p, src), "link", "set", port, "netns", ns_name(p, dst))]
-    if dst != AIR:
-        # one ip process for the three changes: a move costs two process starts, not four
-        acts.append(Cmd(("ip", "-n", ns_name(p, dst), "-batch", "-"), stdin=(
-            f"link set {port} master {CELL_BRIDGE}\n"
-            f"link set {port} type bridge_slave isolated on\n"
-            f"link set {port} up\n")))
-    return tuple(acts)
+    k = [c.name for c in topo.clients].index(client) + 1
+    index = {"client": 10_000 + k, "client_end": 20_000 + k, "port": 30_000 + k}
+    index.update({ap: 1_000_000 + 1000 * k + j for j, ap in enumerate(topo.aps, start=1)})
+    return RadioNames(f"cl{k}", f"ab{k}", {ap: f"ap{k}-{j}" for j, ap in enumerate(topo.aps, start=1)}, index)

@@ -56,7 +56,9 @@ def _wait_ready(proc: subprocess.Popen, what: str) -> None:
     line = proc.stdout.readline().strip()  # the probes print "ready" once bound
     if line != "ready":
         proc.kill()
-        raise ExternalToolError(f"{what} did not start (said {line!r})")
+        proc.wait()
+        err = proc.stderr.read()[-1000:] if proc.stderr is not None else ""
+        raise ExternalToolError(f"{what} did not start (said {line!r}, exit {proc.returncode}): {err.strip()}")
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
@@ -88,13 +90,14 @@ def _analyse(workdir: Path, stem: str, roams: list[float]) -> tuple[list[RoamSta
 def run_roams(tb: Testbed, client: str, client_ip: str, moves: list[Move], workdir: Path,
               on_move: Callable[[MoveRecord], None] | None = None, rate: float = 100.0,
               upstream: bool = True, tcp: bool = True, lead_in: float = 1.0, tail: float = 2.0,
-              air: Air | None = None, ports: tuple[int, int, int] = (9000, 9001, 9002)) -> RunRecords:
+              roam_model: str = "carrier-kept", gap: float = 0.0,
+              ports: tuple[int, int, int] = (9000, 9001, 9002)) -> RunRecords:
     """Run ``moves`` (offsets from the end of the lead-in) under traffic; keep the raw files.
 
-    ``air`` carries out the moves (its roam model); by default a plain ``Air(tb)``.
+    ``roam_model`` and ``gap``: how the air moves the client (``l3roam.testbed.air``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    air = air or Air(tb)
+    air = Air(tb, roam_model, gap)
     server = tb.topo.server
     server_ip = str(tb.topo.router(server).loopback)
     duration = lead_in + (moves[-1].at if moves else 0.0) + tail
@@ -103,23 +106,23 @@ def run_roams(tb: Testbed, client: str, client_ip: str, moves: list[Move], workd
     tcp_client = None
     try:
         rx = tb.popen(client, PROBE + ["recv", "--port", str(down_port), "--out", str(workdir / "down-recv.json")],
-                      stdout=subprocess.PIPE, text=True)
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(rx)
         _wait_ready(rx, "the downstream receiver")
         receivers = [rx]
         if upstream:
             urx = tb.popen(server, PROBE + ["recv", "--port", str(up_port), "--out", str(workdir / "up-recv.json")],
-                           stdout=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             procs.append(urx)
             _wait_ready(urx, "the upstream receiver")
             receivers.append(urx)
         if tcp:
-            srv = tb.popen(server, PROBE + ["tcp-server", "--port", str(tcp_port)], stdout=subprocess.PIPE, text=True)
+            srv = tb.popen(server, PROBE + ["tcp-server", "--port", str(tcp_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             procs.append(srv)
             _wait_ready(srv, "the TCP server")
             tcp_client = tb.popen(client, PROBE + ["tcp-client", "--to", server_ip, "--port", str(tcp_port),
                                                    "--drain", "5", "--out", str(workdir / "tcp.json")],
-                                  stdout=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             procs.append(tcp_client)
             _wait_ready(tcp_client, "the TCP client")
         senders = [tb.popen(server, PROBE + ["send", "--to", client_ip, "--port", str(down_port), "--rate", str(rate),
@@ -141,6 +144,7 @@ def run_roams(tb: Testbed, client: str, client_ip: str, moves: list[Move], workd
         for r in receivers:
             _stop(r)
     finally:
+        air.close()
         for p in procs:
             _stop(p, timeout=5)
     at = [r.t_start for r in records]

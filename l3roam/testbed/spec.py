@@ -98,7 +98,14 @@ class RoamingSpec:
     count: int = 10
     path: tuple[str, ...] = ()
     seed: int = 1
-    gap: float = 0.0  # seconds a moving client is associated to no AP (out of range)
+    model: Literal["carrier-kept", "carrier-lost"] = "carrier-kept"  # l3roam.testbed.air
+    gap: float = 0.0  # carrier-lost only: seconds a moving client is associated to no AP
+
+    def check(self) -> list[ConfigProblem]:
+        p = []
+        if self.gap < 0 or (self.gap > 0 and self.model != "carrier-lost"):
+            p.append(ConfigProblem("gap", "a time without AP needs model: carrier-lost (and is not negative)"))
+        return p
 
 
 @dataclass(frozen=True)

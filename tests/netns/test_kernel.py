@@ -272,6 +272,26 @@ def test_link_monitor_reports_links_and_new_neighbours(kernel_factory):
             mon.close()
 
 
+def test_link_monitor_keeps_the_station_alias_when_only_the_carrier_comes_back(kernel_factory):
+    """A carrier-on notification carries no IFLA_IFALIAS: the alias seen before is reported."""
+    with namespaces("mon", "peer") as ns:
+        k = kernel_factory(ns["mon"])
+        veth(ns["mon"], "sta-x", ns["peer"], "p0")
+        ip(ns["mon"], "link", "set", "sta-x", "alias", "02:00:00:00:c0:07")
+        ip(ns["peer"], "link", "set", "p0", "down")  # the station port without carrier: not associated
+        mon = k.open_monitor()
+        try:
+            _collect(mon, lambda evs: False, 0.3)
+            ip(ns["peer"], "link", "set", "p0", "up")  # carrier: associated
+            up = [e for e in _collect(mon, lambda evs: any(isinstance(e, LinkUp) for e in evs))
+                  if isinstance(e, LinkUp)]
+            assert [(e.ifname, e.alias) for e in up] == [("sta-x", "02:00:00:00:c0:07")]
+            ip(ns["peer"], "link", "set", "p0", "down")
+            assert LinkDown("sta-x") in _collect(mon, lambda evs: any(isinstance(e, LinkDown) for e in evs))
+        finally:
+            mon.close()
+
+
 def _collect(mon, done, timeout: float = 3.0) -> list:
     events: list = []
     deadline = time.monotonic() + timeout

@@ -145,29 +145,38 @@ def test_an_srv6_sid_installed_as_a_static_host_route_is_routed_across_the_mesh(
         mesh.exec("r1", ["ip", "-6", "route", "del", f"{sid}/128"], check=False)
 
 
-def test_a_move_looks_like_a_reassociation_to_both_aps_and_the_client(mesh):
-    air = Air(mesh)
-    start = air.where("c1")
+@pytest.mark.parametrize("model", ["carrier-kept", "carrier-lost"])
+def test_a_move_looks_like_a_reassociation_to_both_aps_and_the_client_keeps_carrier_only_if_kept(mesh, model):
+    start = Air(mesh).where("c1")
     dst = "r4" if start == "r1" else "r1"
     mesh.exec("c1", ["ip", "addr", "replace", f"{CLIENT_IP}/16", "dev", "wlan0"])
     mac_before = json.loads(mesh.exec("c1", ["ip", "-j", "link", "show", "wlan0"]).stdout)[0]["address"]
-    monitors = {ap: mesh.popen(ap, ["ip", "monitor", "link"], stdout=subprocess.PIPE, text=True)
-                for ap in (start, dst)}
+    monitors = {n: mesh.popen(n, ["ip", "monitor", "link"], stdout=subprocess.PIPE, text=True)
+                for n in (start, dst, "c1")}
     try:
         time.sleep(0.3)  # let the monitors subscribe
-        rec = air.move("c1", dst, gap=0.2)
+        with Air(mesh, model, gap=0.2 if model == "carrier-lost" else 0.0) as air:
+            rec = air.move("c1", dst)
+            assert air.where("c1") == dst
         time.sleep(0.3)
     finally:
         for m in monitors.values():
             m.terminate()
-    seen = {ap: m.communicate(timeout=5)[0] for ap, m in monitors.items()}
-    assert (rec.src, rec.dst) == (start, dst) and rec.t_end - rec.t_start >= 0.2
-    assert "Deleted" in seen[start] and "sta-c1" in seen[start]  # the old AP: station gone
-    assert "sta-c1" in seen[dst] and "master cell0" in seen[dst]  # the new AP: station arrived
+    seen = {n: m.communicate(timeout=5)[0] for n, m in monitors.items()}
+    assert (rec.src, rec.dst) == (start, dst)
+    assert "sta-c1" in seen[start] and "NO-CARRIER" in seen[start]  # the old AP: station gone
+    assert "sta-c1" in seen[dst] and "LOWER_UP" in seen[dst]  # the new AP: station arrived
     port = json.loads(mesh.exec(dst, ["ip", "-j", "-d", "link", "show", "sta-c1"]).stdout)[0]
-    assert port["ifalias"] == str(mesh.topo.client("c1").mac)
+    assert port["ifalias"] == str(mesh.topo.client("c1").mac) and port["master"] == "cell0"
     assert port["linkinfo"]["info_slave_data"]["isolated"] is True
     assert port["operstate"] == "UP"
+    old = json.loads(mesh.exec(start, ["ip", "-j", "link", "show", "sta-c1"]).stdout)[0]
+    assert "LOWER_UP" not in old["flags"]
+    if model == "carrier-kept":
+        assert "wlan0" not in seen["c1"]  # no carrier change at all on the client
+    else:
+        assert "wlan0" in seen["c1"] and "NO-CARRIER" in seen["c1"]
+        assert rec.t_end - rec.t_start >= 0.2
     link = json.loads(mesh.exec("c1", ["ip", "-j", "addr", "show", "wlan0"]).stdout)[0]
     assert link["address"] == mac_before and link["ifname"] == "wlan0"
     assert any(a["local"] == CLIENT_IP for a in link["addr_info"])

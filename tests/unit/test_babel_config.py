@@ -43,9 +43,18 @@ def test_renders_router_id_interfaces_and_host_route_redistribution_in_order():
         "redistribute ip fc00:1::1/128 eq 128 allow",
         "redistribute ip fc00:1::d4/128 eq 128 allow",
         "redistribute proto 44 ip 10.99.0.0/16 ge 32 allow",
+        "redistribute proto 45 ip 10.99.0.0/16 ge 32 metric 16384",
         "redistribute local deny",
         "redistribute deny",
     ]
+    assert "smoothing-half-life 0" in lines  # a strictly better new route wins at once (make-before-break)
+
+
+def test_the_demoted_class_can_be_turned_off_and_must_not_be_the_client_protocol():
+    lines = render_checked(settings(demoted_proto=None, smoothing_half_life=None)).splitlines()
+    assert not any("proto 45" in l or "smoothing" in l for l in lines)
+    with pytest.raises(ConfigError, match="demoted_proto"):
+        render_checked(settings(demoted_proto=44))
 
 
 @pytest.mark.parametrize("prefix", ["fc00:1::/64", "10.0.0.0/24", "0.0.0.0/0"])
@@ -75,13 +84,13 @@ def test_babel_config_command_from_options(capsys):
     p = argparse.ArgumentParser()
     command.add_arguments(p)
     args = p.parse_args(["--loopback", "10.255.0.7", "--locator", "fc00:7::d4", "-i", "m-r6",
-                         "-i", "m-r8:tunnel", "--hello", "1", "--proto", "45"])
+                         "-i", "m-r8:tunnel", "--hello", "1", "--proto", "46"])
     assert command.run(args) == 0
     out = capsys.readouterr().out
     assert "router-id 02:00:00:00:0a:ff:00:07" in out
     assert "interface m-r8 type tunnel split-horizon false hello-interval 1 update-interval 4" in out
     assert "redistribute ip fc00:7::d4/128 eq 128 allow" in out
-    assert "redistribute proto 45 ip 10.99.0.0/16 ge 32 allow" in out
+    assert "redistribute proto 46 ip 10.99.0.0/16 ge 32 allow" in out
 
 
 NODE = """node_id: ap2

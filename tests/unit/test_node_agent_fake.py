@@ -94,7 +94,8 @@ def master(tmp_path):
 def node_config(**over) -> NodeConfig:
     data = {"node_id": "ap1", "master": "127.0.0.1:1", "key": KEY, "client_interface": "cell0",
             "gateway": "10.99.0.1/16", "gateway_mac": GW_MAC, "mesh_interfaces": ["mesh0"],
-            "handoff": {"sid": str(SID1), "withdraw_delay_seconds": 0.2, "window_seconds": 0.6},
+            "handoff": {"sid": str(SID1), "withdraw_delay_seconds": 0.2, "settle_seconds": 0.1,
+                        "window_seconds": 0.6},
             "dns": {"enabled": False}, "hello_seconds": 0.5, "master_deadline_seconds": 1.0}
     data.update(over)
     return load_data(NodeConfig, data)
@@ -188,13 +189,14 @@ def test_move_notice_hands_off_then_withdraws(node, master):
     assert other.call(MessageType.HELLO, {Field.HANDOFF: SID2}).ok
     seq = other.call(MessageType.QUERY, {Field.MAC: MAC}).seq
     assert other.call(MessageType.CLAIM, {Field.MAC: MAC, Field.SEQ: seq + 1}).ok
-    # 1. the announced redirect (our protocol, metric 0) towards ap2's SID
+    # 1. the announced redirect towards ap2's SID, re-filed under the demoted class (protocol 45,
+    #    which babeld announces at a high metric: make-before-break, docs/node.md)
     assert run_until(node, lambda: node.kernel.routes.get((ip, 0)) is not None
                      and node.kernel.routes[(ip, 0)].sid == SID2)
-    assert node.kernel.routes[(ip, 0)].proto == 44 and node.kernel.routes[(ip, 0)].ifname == "mesh0"
+    assert node.kernel.routes[(ip, 0)].proto == 45 and node.kernel.routes[(ip, 0)].ifname == "mesh0"
     # 2. withdrawn, an unannounced copy at metric 50 stays
     assert run_until(node, lambda: (ip, 0) not in node.kernel.routes and (ip, QUIET_METRIC) in node.kernel.routes)
-    assert node.kernel.routes[(ip, QUIET_METRIC)].proto != 44
+    assert node.kernel.routes[(ip, QUIET_METRIC)].proto not in (44, 45)
     # 3. the window ends: nothing left for that client
     assert run_until(node, lambda: not any(k[0] == ip for k in node.kernel.routes))
     other.close()

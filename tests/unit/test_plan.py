@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from l3roam.testbed import topology
-from l3roam.testbed.plan import AIR, Cmd, DeleteNetns, StartBabeld, StopBabeld, associate_actions, plan
+from l3roam.testbed.plan import Cmd, DeleteNetns, StartBabeld, StopBabeld, plan, radio_names
 
 TOPO = topology.loads("mesh: {shape: line, routers: 3, rate: 10mbit}\naps: [r1, r3]\n"
                       "clients: [{name: c1}, {name: c2, ap: r3}]", prefix="l3rt-tb-u-")
@@ -51,9 +51,17 @@ def test_babeld_starts_last_so_interfaces_exist():
     assert all(k == "StartBabeld" for k in kinds[first_babeld:])
 
 
-def test_association_moves_the_station_port_and_isolates_it():
-    acts = associate_actions(TOPO, "c1", "r1", "r3")
-    assert acts[0].argv == ("ip", "-n", "l3rt-tb-u-r1", "link", "set", "sta-c1", "netns", "l3rt-tb-u-r3")
-    assert "master cell0" in acts[1].stdin and "isolated on" in acts[1].stdin
-    to_air = associate_actions(TOPO, "c1", "r3", AIR)
-    assert len(to_air) == 1 and to_air[0].argv[-1] == "l3rt-tb-u-air"
+def test_every_ap_gets_an_isolated_station_port_per_client_and_only_the_first_ap_is_associated():
+    names = radio_names(TOPO, "c2")
+    assert (names.client_end, names.bridge, names.ap_ends) == ("cl2", "ab2", {"r1": "ap2-1", "r3": "ap2-2"})
+    assert len(set(names.index.values())) == len(names.index)  # no veth end shares its peer's index
+    acts = [a for s in STEPS if s.what == "client c2" for a in s.do]
+    ports = [a for a in acts if isinstance(a, Cmd) and a.argv[:4] == ("ip", "link", "add", "sta-c2")]
+    assert [p.argv[5] for p in ports] == ["l3rt-tb-u-r1", "l3rt-tb-u-r3"]
+    batches = [a.stdin for a in acts if isinstance(a, Cmd) and a.stdin]
+    assert len(batches) == 2 and all("master cell0" in b and "isolated on" in b and
+                                      "alias 02:00:00:00:c0:02" in b for b in batches)
+    assoc = [a.argv for s in STEPS if s.what.startswith("associate c2") for a in s.do]
+    assert assoc == [("ip", "-n", "l3rt-tb-u-air", "link", "set", "ap2-2", "up")]  # c2 starts at r3
+    undo = [a.argv for s in STEPS if s.what == "client c2" for a in s.undo]
+    assert ("ip", "-n", "l3rt-tb-u-air", "link", "del", "ab2") in undo

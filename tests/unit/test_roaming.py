@@ -4,10 +4,10 @@ from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
-from l3roam.core.roaming import (Arrived, Bound, CheckMaster, ClaimAnswered, Departed, GreetClient,
-                                 MasterSilent,
+from l3roam.core.roaming import (Arrived, Bound, CheckMaster, CheckRerouted, ClaimAnswered, Departed,
+                                 GreetClient, MasterSilent,
                                  HandoffSettings, IllegalTransition, InstallRoute, MovedAway,
-                                 Redirect, Released, RemoveRedirect, RemoveRoute, RoamingTable,
+                                 Redirect, Released, RemoveRedirect, RemoveRoute, Rerouted, RoamingTable,
                                  SendClaim, State)
 
 MAC = "02:00:00:00:00:01"
@@ -54,6 +54,46 @@ def test_move_notice_runs_the_three_handoff_phases():
     assert t.clients[MAC].seq == 4  # remembered for the next claim
 
 
+def test_babel_rerouting_withdraws_at_once_and_only_while_the_announced_redirect_waits():
+    t = serving(table(withdraw_delay=2.0, window=4.0))
+    assert t.handle(Rerouted(MAC), 9.0) == []  # serving: nothing to withdraw
+    t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0)
+    assert t.handing_off(IP) == MAC
+    assert t.handle(Rerouted(MAC), 10.3) == [Redirect(IP, SID, announced=False), RemoveRedirect(IP, announced=True)]
+    assert t.handing_off(IP) is None
+    assert t.handle(Rerouted(MAC), 10.4) == []  # once
+    assert t.tick(12.0) == []  # the timed withdrawal is gone
+    assert t.tick(14.0) == [RemoveRedirect(IP, announced=False)]
+    assert t.clients[MAC].state is State.ABSENT
+
+
+def test_rerouting_before_the_demotion_settled_waits_for_it_and_otherwise_babel_is_asked_again():
+    t = serving(table(withdraw_delay=2.0, window=4.0, settle=0.4))
+    t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0)
+    assert t.handle(Rerouted(MAC), 10.1) == []  # babel's table may still be stale
+    assert t.tick(10.4) == [Redirect(IP, SID, announced=False), RemoveRedirect(IP, announced=True)]
+    t = serving(table(withdraw_delay=2.0, window=4.0, settle=0.4))
+    t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0)
+    assert t.tick(10.4) == [CheckRerouted(MAC, IP)]
+    assert t.handle(Rerouted(MAC), 10.45) == [Redirect(IP, SID, announced=False),
+                                             RemoveRedirect(IP, announced=True)]
+
+
+def test_a_client_back_during_handoff_gets_its_route_before_the_redirect_goes():
+    """The route replaces the announced redirect in place: babel sees a metric change, no withdrawal."""
+    t = serving(table(), seq=3)
+    t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
+    acts = t.handle(Arrived(MAC, "cell0"), 1.1)
+    assert acts == [InstallRoute(IP, "cell0"), RemoveRedirect(IP, announced=True), SendClaim(MAC, 5)]
+    assert t.serving() == {IP: "cell0"}  # announced again while the claim is on its way
+    acts = t.handle(ClaimAnswered(MAC, True, IP, 5, 3600.0), 1.2)
+    assert acts[0] == InstallRoute(IP, "cell0")
+    t = serving(table(), seq=3)
+    t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
+    t.handle(Arrived(MAC, "cell0"), 1.1)
+    assert t.handle(ClaimAnswered(MAC, False, reason="no_lease"), 1.2) == [RemoveRoute(IP)]
+
+
 def test_without_handoff_the_route_goes_at_once():
     t = serving(table(enabled=False))
     acts = t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
@@ -73,7 +113,7 @@ def test_client_returning_during_handoff_cancels_it_and_claims_with_next_seq():
     t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
     t.tick(1.6)  # quiet redirect in place, announced one removed
     acts = t.handle(Arrived(MAC, "cell0"), 1.7)
-    assert acts == [RemoveRedirect(IP, announced=False), SendClaim(MAC, 5)]
+    assert acts == [InstallRoute(IP, "cell0"), RemoveRedirect(IP, announced=False), SendClaim(MAC, 5)]
     acts = t.handle(ClaimAnswered(MAC, True, IP, 5, 3600.0), 1.71)
     assert InstallRoute(IP, "cell0") in acts
     assert t.tick(5.0) == []  # the old hand-off timers are gone
@@ -125,7 +165,7 @@ def test_every_state_event_pair_is_defined_or_raises():
 
     with pytest.raises(IllegalTransition):
         t.handle(Strange(), 0)
-    assert len(TRANSITIONS) == 4 * 7
+    assert len(TRANSITIONS) == 4 * 8  # states x events (Rerouted and MasterSilent included)
 
 
 def test_stale_refusal_while_present_reclaims_with_the_masters_number_plus_one():
