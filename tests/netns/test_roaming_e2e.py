@@ -90,7 +90,6 @@ def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
         on_r1, on_r3 = proto44(tb, "r1", ip), proto44(tb, "r3", ip)
         assert len(on_r1) == 1 and "encap" not in json.dumps(on_r1), on_r1
         assert on_r3 == [], on_r3
-        assert all(not r.get("encap") for r in tb.routes("r3") if r["dst"] == ip)
         # the station binding followed the client: bound at r1 only, with the client's MAC
         mac = str(tb.topo.client("c1").mac)
         assert (mac, ip) in bound_pairs(tb, "r1")
