@@ -87,3 +87,11 @@ class ExternalToolError(L3roamError):
 
 class MasterUnavailable(L3roamError):
     """The lease master did not answer within the retry budget."""
+
+
+class ConvergenceError(ExternalToolError):
+    """A testbed's babel did not converge; the message is a short diagnosis (l3roam.testbed.diagnose)."""
+
+    def __init__(self, summary: str, diagnosis: object = None):
+        self.diagnosis = diagnosis
+        super().__init__(summary)
