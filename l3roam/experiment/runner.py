@@ -78,10 +78,18 @@ def machine_info() -> dict:
     }
 
 
-def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir: Path) -> Topology:
+def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir: Path,
+                      server: str | None = None, server_hops: int | None = None) -> Topology:
+    """The experiment's testbed for one scenario: its hello interval, its traffic server.
+
+    Moving the server (``server`` or ``server_hops``) leaves the lease master
+    where the testbed put it, so only the traffic's path changes.
+    """
     spec = dataclasses.replace(base.spec, prefix=prefix)
     if hello is not None:
         spec = dataclasses.replace(spec, babel=dataclasses.replace(spec.babel, hello_interval=hello))
+    if server is not None or server_hops is not None:
+        spec = dataclasses.replace(spec, server=server, server_hops=server_hops, master=base.master)
     return topology.build(spec, base_dir)
 
 
@@ -106,9 +114,13 @@ class Runner:
         meta["testbed"] = self.tb_path.read_text()
         meta["topology"] = {"routers": len(self.base.routers), "links": len(self.base.links),
                             "aps": list(self.base.aps), "server": self.base.server, "master": self.base.master,
-                            "hops": {ap: self.base.hops(self.base.aps[0])[ap] for ap in self.base.aps}}
+                            "hops": {ap: self.base.hops(self.base.aps[0])[ap] for ap in self.base.aps},
+                            "placement": self.base.placement(), "placement_text": self.base.placement_text(),
+                            "hello": self.base.hello_interval, "update": self.base.update_interval}
         meta["skipped"] = []
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
+        self.say(f"mesh: {len(self.base.routers)} routers, {len(self.base.links)} links, APs "
+                 f"{', '.join(self.base.aps)}; {self.base.placement_text()}")
         self.say(f"machine: {meta['cores']} cores, kernel {meta['kernel']}, babeld {meta['babeld']}; "
                  f"batman-adv: {'yes' if meta['batman_adv'] else 'absent (' + meta['batman_adv_detail'] + ')'}")
         runs: list[dict] = []
@@ -157,8 +169,9 @@ class Runner:
         from l3roam.testbed.dhcpclient import DhcpClient
         from l3roam.testbed.schedule import plan_moves
 
-        topo = scenario_topology(self.base, self.spec.prefix, sc.hello, self.tb_path.parent)
-        hello = topo.spec.babel.hello_interval
+        topo = scenario_topology(self.base, self.spec.prefix, sc.hello, self.tb_path.parent, sc.server,
+                                 sc.server_hops)
+        hello = topo.hello_interval
         client = topo.clients[0]
         seed = self.spec.roams.seed + rep
         tb = Testbed(topo)
@@ -170,8 +183,9 @@ class Runner:
         dep = None
         try:
             tb.up()
-            conv = tb.wait_converged(max(30.0, 12 * hello))
-            self.say(f"  {len(topo.routers)} routers up, babel (hello {hello:g} s) converged in {conv:.1f} s")
+            conv = tb.wait_converged()
+            self.say(f"  {len(topo.routers)} routers up in {tb.build_seconds:.1f} s, babel (hello {hello:g} s) "
+                     f"converged in {conv:.1f} s; {topo.placement_text()}")
             if sc.kind == "l3roam":
                 dep = Deployment(tb, handoff=sc.handoff).start()
             elif sc.kind == "l2":
@@ -242,6 +256,8 @@ class Runner:
         rates = cost.rates(snap0, snap1, len(topo.links), len(topo.routers), len(agent_pids))
         rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
                "hello": hello, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
+               "server": topo.server, "placement": topo.placement(), "placement_text": topo.placement_text(),
+               "build_s": round(tb.build_seconds or 0, 2),
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
                "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,
                "tables": tables, "roams": roams, "dir": str(workdir.relative_to(self.out))}

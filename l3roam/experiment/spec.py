@@ -31,9 +31,15 @@ class ScenarioSpec:
     kind: Kind = "l3roam"
     handoff: bool = True
     hello: float | None = None  # babel hello interval (s); None: the testbed's
+    server: str | None = None  # router of the traffic server for this scenario (None: the testbed's)
+    server_hops: int | None = None  # or: a router this many hops from the nearest AP (gateways first)
 
     def check(self) -> list[ConfigProblem]:
         p = []
+        if self.server is not None and self.server_hops is not None:
+            p.append(ConfigProblem("server_hops", "give server or server_hops, not both"))
+        if self.server_hops is not None and self.server_hops < 0:
+            p.append(ConfigProblem("server_hops", "must not be negative (0: on an AP)"))
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             p.append(ConfigProblem("name", "letters, digits, '-', '_' and '.' only"))
         if self.hello is not None and not 0.05 <= self.hello <= 60:

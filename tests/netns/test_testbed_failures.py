@@ -11,6 +11,7 @@
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,22 @@ def test_hub_raises_machine_limits_while_up_and_restores_them(tmp_path):
     assert prefix not in state.get("holders", {})
     if not state.get("holders"):  # nobody else (another test run) holds them: the originals are back
         assert int(read_sysctl("net.core.rmem_default")) == before
+
+
+def test_measured_roam_on_a_bare_testbed_says_no_agent_runs(tmp_path):
+    prefix = f"l3rt-tb-b{os.getpid() % 10000:04d}-"
+    cfg = tmp_path / "bare.yaml"
+    cfg.write_text("mesh: {shape: line, routers: 3}\naps: [r1, r3]\nroaming: {count: 1, interval: 1}\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "l3roam", "testbed"]
+    try:
+        up = subprocess.run(cmd + ["up", str(cfg), "--prefix", prefix], env=env, capture_output=True, text=True,
+                            timeout=120)
+        assert up.returncode == 0, up.stderr
+        out = subprocess.run(cmd + ["roam", str(cfg), "--prefix", prefix, "--ip", "10.99.0.10"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2
+        assert "client c1 has no IPv4 address and no node agent runs on its AP r1" in out.stderr, out.stderr
+        assert "--by-hand" in out.stderr
+    finally:
+        clean(prefix)
