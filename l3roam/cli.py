@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "node": ("l3roam.node.main", "run the node agent on an access point"),
     "ctl": ("l3roam.master.ctl", "query a running master: leases, locations, metrics"),
     "bench": ("l3roam.bench", "benchmarks: master (lease operations/s and latency)"),
-    "babel-config": ("l3roam.babel.command", "print the babeld.conf for a node (host routes only)"),
+    "babel-config": ("l3roam.node.babel_command", "print the babeld.conf for a node (host routes only)"),
     "testbed": ("l3roam.testbed.command", "build, tear down or clean an emulated babel mesh"),
     "experiment": ("l3roam.experiment.command", "run an experiment file: roaming designs side by side, costs, scale"),
     "report": ("l3roam.experiment.report", "render the Markdown report and PNG plots of an experiment's output"),

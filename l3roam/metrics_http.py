@@ -1,66 +1,73 @@
-"""A tiny HTTP responder for ``/metrics`` that lives in a daemon's own selector loop.
+"""``/metrics`` over HTTP in a thread of its own, beside a daemon's selector loop.
 
-Non-blocking accept and read; the answer (Prometheus text, a few KB) is
-written with a short timeout.  Only ``GET /metrics`` is served; anything else
-is a 404.  Side effects: sockets only.
+prometheus_client's ``MetricsHandler`` on a ``ThreadingHTTPServer``: each
+scrape is served in its own thread, so a slow or stuck scraper never holds the
+daemon's loop (a connection that sends nothing is dropped after 5 s).  The
+only thing the loop does for a scrape is evaluate the gauges (``Registry.
+sample``), when the scrape thread wakes it through a socket pair registered
+in the loop's selector.  Side effects: sockets and one thread.
 """
 
 from __future__ import annotations
 
 import selectors
 import socket
-from typing import Callable
+import threading
+from http.server import ThreadingHTTPServer
+
+from prometheus_client.exposition import MetricsHandler
+
+from l3roam.metrics import Registry
 
 
-class MetricsHttp:
-    def __init__(self, host: str, port: int, render: Callable[[], str], sel: selectors.BaseSelector):
-        self.render = render
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class MetricsServer:
+    def __init__(self, host: str, port: int, registry: Registry, sel: selectors.BaseSelector):
+        self.registry = registry
         self.sel = sel
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.setblocking(False)
-        self.address = self.sock.getsockname()
-        sel.register(self.sock, selectors.EVENT_READ, self)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        sel.register(self._wake_r, selectors.EVENT_READ, self)
+        handler = type("Handler", (MetricsHandler,), {"registry": registry.collector_registry,
+                                                       "timeout": 5.0})
+        server_cls = type("Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in host \
+            else _Server
+        self.httpd = server_cls((host, port), handler)
+        self.address = self.httpd.server_address[:2]
+        registry.loop_thread = threading.get_ident()
+        registry.sampler = self._wake
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="metrics-http", daemon=True)
+        self._thread.start()
 
-    def on_readable(self, fileobj) -> None:
-        """Call for any selector key whose data is this object."""
-        if fileobj is self.sock:
-            try:
-                conn, _ = self.sock.accept()
-            except BlockingIOError:
-                return
-            conn.setblocking(False)
-            self.sel.register(conn, selectors.EVENT_READ, self)
-            return
-        self._serve(fileobj)
-
-    def _serve(self, conn: socket.socket) -> None:
+    def _wake(self, timeout: float) -> bool:  # scrape thread
         try:
-            data = conn.recv(4096)
-            if data and b"\r\n" not in data:
-                return  # wait for the request line
-            if data:
-                parts = data.split(b" ", 2)
-                path = parts[1] if len(parts) > 2 else b"/"
-                if parts[0] == b"GET" and path.startswith(b"/metrics"):
-                    body = self.render().encode()
-                    head = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                else:
-                    body, head = b"not found\n", b"HTTP/1.0 404 Not Found\r\n"
-                conn.setblocking(True)
-                conn.settimeout(1.0)
-                conn.sendall(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        except OSError:
+            self._wake_w.send(b"s")
+        except (BlockingIOError, OSError):
+            pass  # already woken (a full pipe) or closing: the loop samples anyway
+        return True
+
+    def on_readable(self, fileobj) -> None:  # the daemon's loop
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
             pass
-        finally:
-            self.sel.unregister(conn)
-            conn.close()
+        self.registry.sample()
 
     def close(self) -> None:
-        for key in list(self.sel.get_map().values()):
-            if key.data is self:
-                self.sel.unregister(key.fileobj)
-                key.fileobj.close()  # type: ignore[union-attr]
+        self.registry.sampler = None
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(2)
+        try:
+            self.sel.unregister(self._wake_r)
+        except (KeyError, ValueError):
+            pass
+        self._wake_r.close()
+        self._wake_w.close()

@@ -27,11 +27,14 @@ PY
 
 # Debian 12's babeld 1.12.1 withdraws the wrong prefix (fixed in 1.12.2); take
 # babeld from Debian 13, pinned so that nothing else is upgraded from it.
+# The mirror is the one this machine's apt already uses (a local mirror or a
+# proxy keeps working); L3ROAM_DEBIAN_MIRROR overrides it.
 codename=$(. /etc/os-release; echo "${VERSION_CODENAME:-}")
 if [ "$codename" = bookworm ] && [ ! -f /etc/apt/sources.list.d/l3roam-trixie.sources ]; then
-    cat > /etc/apt/sources.list.d/l3roam-trixie.sources <<'SRC'
+    mirror=${L3ROAM_DEBIAN_MIRROR:-$(python3 scripts/apt_mirror.py "$codename")}
+    cat > /etc/apt/sources.list.d/l3roam-trixie.sources <<SRC
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -47,7 +50,8 @@ Pin-Priority: 990
 PIN
 fi
 
-pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base)
+pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base
+      systemd)  # systemd: systemd-analyze verify checks the shipped units (tests)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

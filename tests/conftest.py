@@ -3,7 +3,8 @@
 Tests marked ``netns``/``root``, ``babeld`` or ``dhcpclient`` need root and real
 binaries.  Elsewhere they skip with the reason; under CI (``CI=true``) a missing
 requirement is an error instead, so a CI run can never pass by skipping them.
-A session-start sweep removes namespaces an earlier, killed test run left.
+A session-start sweep removes namespaces an earlier, killed test run left
+(never one that a test run still going on this machine may own).
 """
 
 from __future__ import annotations
@@ -62,17 +63,54 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
+def _other_sessions_started() -> float | None:
+    """When the earliest other running pytest session started (epoch s), None if none runs.
+
+    Several test runs may share a machine (CI never does, developers do); a
+    namespace created after another live session started may be that session's
+    and is left alone.
+    """
+    try:
+        btime = next(float(l.split()[1]) for l in open("/proc/stat") if l.startswith("btime "))
+    except (OSError, StopIteration):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    earliest = None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) in (os.getpid(), os.getppid()):
+            continue
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        if not any(a.endswith(b"pytest") or b"pytest/" in a or a == b"pytest" for a in argv[:3]):
+            continue
+        started = btime + int(stat.rsplit(")", 1)[1].split()[19]) / hz
+        earliest = started if earliest is None else min(earliest, started)
+    return earliest
+
+
 def _sweep_namespaces() -> None:
+    """Remove namespaces (and their processes) that a killed earlier run left behind."""
     if os.geteuid() != 0 or not shutil.which("ip"):
         return
+    other = _other_sessions_started()
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     for line in out.splitlines():
         name = line.split()[0] if line.split() else ""
-        if name.startswith(SWEEP_PREFIX):
-            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-            for pid in pids:
-                subprocess.run(["kill", "-9", pid], capture_output=True)
-            subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+        if not name.startswith(SWEEP_PREFIX):
+            continue
+        try:
+            created = os.stat(f"/run/netns/{name}").st_mtime
+        except OSError:
+            continue
+        if other is not None and created >= other - 1:
+            continue  # may belong to a test run that is still going
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            subprocess.run(["kill", "-9", pid], capture_output=True)
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

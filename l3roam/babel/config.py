@@ -18,7 +18,7 @@ withdrawn.  While every redistributed route has the same length (IPv4 /32s are
 stored as 128-bit prefixes like IPv6 /128s) and none is source-specific,
 withdrawals are right; as soon as one shorter prefix is redistributed, /32
 withdrawals go out malformed and neighbours keep the stale route until it
-expires (each roam then lost ~2.8 s; LAB-NOTES).  ``check`` refuses such a
+expires (each roam then lost ~2.8 s; docs/babel.md).  ``check`` refuses such a
 configuration.
 
 Timers.  A newly redistributed /32 is announced non-urgently, about one hello

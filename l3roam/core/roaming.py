@@ -16,8 +16,8 @@ touches the kernel itself.  Every (state, event) pair is in ``TRANSITIONS``;
 a pair not there raises ``IllegalTransition``, so a new event must be thought
 through for every state.
 
-The hand-off follows the recipe measured in LAB-NOTES.md (SRv6, 10 ms median
-outage instead of ~170 ms for babel alone).  When the master says the client
+The hand-off is the SRv6 sequence of docs/node-kernel.md (measured: 10 ms
+median outage instead of ~170 ms for babel alone).  When the master says the client
 moved to node N with hand-off address S, at t0:
 
 1. the /32 becomes an SRv6 encapsulation to S, *still announced* by babel, so

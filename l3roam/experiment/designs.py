@@ -8,7 +8,7 @@
   the traffic server's router.  AP cell bridges forward like hubs (ageing 0)
   and, on each association, the new AP broadcasts the station's "Layer 2
   Update" frame as hostapd does (``l3roam.experiment.l2frame``).  VXLAN with
-  learning stayed broken after a move here (LAB-NOTES), hence ``nolearning``;
+  learning stayed broken after a move here (docs/experiments.md), hence ``nolearning``;
 - ``subnets``: no roaming: AP k serves its own ``10.98.k.0/24`` with a dnsmasq
   of its own; the /24 is installed as a route of protocol 45 and babeld is
   told to redistribute it (this design only: babeld's ``flush_xroute`` bug

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from l3roam.experiment.render import summarize_scenarios  # noqa: E402
-from l3roam.experiment.stats import cdf, percentile  # noqa: E402
+from l3roam.measure.stats import cdf, percentile  # noqa: E402
 
 DPI = 110
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from l3roam.experiment.stats import Summary, ratio, summarize
+from l3roam.measure.stats import Summary, ratio, summarize
 
 KIND_LABEL = {"l3roam": "L3 roaming (l3roam)", "l2": "L2 baseline (bridge + VXLAN)",
               "subnets": "no roaming (subnet per AP)", "batman": "batman-adv"}
@@ -280,7 +280,7 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                f"{sub.tcp_alive}/{sub.tcp_runs}). The upstream gap is the time until the client, with a new address from "
                f"the new AP's DHCP server, reaches the server again; the new DHCP exchange itself took "
                f"{spread(sub.redhcp_ms)} ms (process restart included). Here each AP redistributes its /24 into "
-               "babel: acceptable in this design only, because babeld's flush_xroute() bug (LAB-NOTES) garbles "
+               "babel: acceptable in this design only, because babeld's flush_xroute() bug (docs/babel.md) garbles "
                "/32 withdrawals once a shorter prefix is redistributed, and no /32 is withdrawn here."]
     for key, caption in (("timeline", "Packet arrivals around one roam per scenario (the roam with the median gap "
                                       "of the first repetition); red ticks: probes sent but never received."),

@@ -26,10 +26,11 @@ from pathlib import Path
 
 from l3roam.experiment import costs as cost
 from l3roam.experiment import designs
-from l3roam.experiment.session import measure_roams, tcp_alive_at
 from l3roam.experiment.spec import ExperimentSpec, ScenarioSpec
+from l3roam.measure.analysis import tcp_alive_at
 from l3roam.testbed import topology
 from l3roam.testbed.builder import Testbed
+from l3roam.testbed.session import run_roams
 from l3roam.testbed.topology import CLIENT_IFNAME, Topology
 
 ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
@@ -226,7 +227,7 @@ class Runner:
             agent_pids = [p.pid for p in (dep.procs.values() if dep else [])]  # type: ignore[attr-defined]
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
-            res = measure_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
+            res = run_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
                                 upstream=t.upstream, tcp=t.tcp)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             tables = cost.table_sizes(tb)

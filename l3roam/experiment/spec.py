@@ -97,7 +97,7 @@ class ScaleSpec:
     """How large a mesh this machine carries: build, converge, measure memory."""
 
     enabled: bool = False
-    graph: Path | None = None  # a /work/shared/topologies file; None: grids only
+    graph: Path | None = None  # a graph JSON file (configs/topologies/); None: grids only
     sizes: tuple[int, ...] = (25, 50, 100)
     lines: tuple[int, ...] = ()  # routers in a line
     grids: tuple[int, ...] = ()  # n for an n x n grid

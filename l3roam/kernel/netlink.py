@@ -262,7 +262,7 @@ class NetlinkKernel:
         """``sid/128 encap seg6local action End.DX4 nh4 0.0.0.0 dev ifname proto <proto>``.
 
         nh4 0.0.0.0 makes the kernel look the inner destination up in the main
-        table, so one SID serves every client (LAB-NOTES).  The route is a
+        table, so one SID serves every client (docs/node-kernel.md).  The route is a
         /128 host route of our protocol, so babeld announces it as the locator.
         """
         idx = self._ifindex(ifname)
@@ -283,7 +283,7 @@ class NetlinkKernel:
         """``ip/32 encap seg6 mode encap segs <sid> dev mesh_ifname``, replacing.
 
         With ``proto`` None the route gets proto static, which babeld does not
-        redistribute: the unannounced redirect of LAB-NOTES step 3.
+        redistribute: the unannounced redirect (step 2 in docs/node-kernel.md).
 
         Packets that no longer fit the mesh MTU after the 64 bytes of
         encapsulation are lost without an ICMP error the sender could see

@@ -65,7 +65,7 @@ def gateway_sysctls(ifname: str) -> list[tuple[str, int]]:
         # ... and for those routed back out of this one (other clients here),
         # except the asker's own address (arp_fwd_pvlan skips sip == tip)
         (f"net.ipv4.conf.{k}.proxy_arp_pvlan", 1),
-        # default up to 0.8 s random delay for proxied answers (LAB-NOTES)
+        # default: up to 0.8 s random delay for proxied answers (docs/node-kernel.md)
         (f"net.ipv4.neigh.{k}.proxy_delay", 0),
         # client-to-client traffic goes out where it came in: no ICMP redirect
         # (the kernel ORs all and the interface, so both must be 0)

@@ -9,7 +9,7 @@ fsync, groups commit in order, nothing is sent before the state it reports is
 on disk, and latency degrades with load instead of collapsing.  Malformed, unauthenticated, stale and replayed datagrams are
 dropped, counted by reason and logged (rate-limited); they never stop the loop.
 
-``l3roam.metrics_http`` serves ``/metrics`` (Prometheus text) in the same loop.
+``l3roam.metrics_http`` serves ``/metrics`` (Prometheus text) from a thread of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from l3roam.master.config import MasterConfig
 from l3roam.master.service import MasterService
 from l3roam.master.store import Batch, LeaseStore
 from l3roam.metrics import Registry
-from l3roam.metrics_http import MetricsHttp
+from l3roam.metrics_http import MetricsServer
 from l3roam.proto.control import MASTER_ID, MAX_DATAGRAM, Codec, Message, MessageType, ReplayGuard, decode
 
 log = logging.getLogger("l3roam.master")
@@ -116,10 +116,10 @@ class MasterServer:
         self.address = self.sock.getsockname()
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, "udp")
-        self.http: MetricsHttp | None = None
+        self.http: MetricsServer | None = None
         if cfg.metrics_listen:
-            self.http = MetricsHttp(cfg.metrics_listen.host, cfg.metrics_listen.port,
-                                    self.metrics.render, self.sel)
+            self.http = MetricsServer(cfg.metrics_listen.host, cfg.metrics_listen.port,
+                                      self.metrics, self.sel)
             self.metrics_address = self.http.address
         self._next_sweep = 0.0
         self.running = True
@@ -164,7 +164,7 @@ class MasterServer:
     def step(self) -> None:
         now = self.clock()
         for key, _ in self.sel.select(self._timeout(now)):
-            if isinstance(key.data, MetricsHttp):
+            if isinstance(key.data, MetricsServer):
                 key.data.on_readable(key.fileobj)
             elif key.data == "wake":
                 try:

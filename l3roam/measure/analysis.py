@@ -134,3 +134,19 @@ def from_probe_files(send_data: dict, recv_data: dict) -> tuple[dict[int, float]
     sent = {int(seq): ns / 1e9 for seq, ns, _err in send_data["sent"]}
     arrivals = [Arrival(int(seq), rx / 1e9) for seq, _tx, rx in recv_data["arrivals"]]
     return sent, arrivals
+
+
+def tcp_alive_at(tcp: dict | None, roam_at: float) -> bool | None:
+    """Was the TCP stream alive through the roam at ``roam_at`` (s)?  None without a TCP probe.
+
+    Alive at the end: yes.  Broken: the roams before the failure (or before
+    the start of the longest stall, which never ended) kept it.
+    """
+    if tcp is None:
+        return None
+    if tcp.get("alive"):
+        return True
+    broke = tcp.get("failed_at_ns") or tcp.get("stall_at_ns")
+    if broke is None:
+        return False
+    return broke / 1e9 > roam_at

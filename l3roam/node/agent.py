@@ -43,7 +43,7 @@ from l3roam.proto.control import Field, LeaseOp, MessageType
 log = logging.getLogger("l3roam.node")
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-QUIET_METRIC = 50  # the unannounced redirect (LAB-NOTES: metric 50, not our protocol)
+QUIET_METRIC = 50  # the unannounced redirect: metric 50, not our protocol (docs/node-kernel.md)
 _OPS = {"offer": LeaseOp.OFFER, "bind": LeaseOp.BIND, "release": LeaseOp.RELEASE,
         "decline": LeaseOp.DECLINE, "inform": LeaseOp.INFORM}
 
@@ -111,9 +111,9 @@ class NodeAgent:
                 lambda: self.master.dropped)
 
     def serve_metrics(self, host: str, port: int) -> None:
-        from l3roam.metrics_http import MetricsHttp
+        from l3roam.metrics_http import MetricsServer
 
-        self.http = MetricsHttp(host, port, self.metrics.render, self.sel)
+        self.http = MetricsServer(host, port, self.metrics, self.sel)
 
     def attach_hostapd(self, monitor) -> None:
         """A hostapd control-socket monitor (``l3roam.node.hostapd``): Wi-Fi station events."""
@@ -377,4 +377,7 @@ class NodeAgent:
 
     def close(self) -> None:
         self.running = False
+        if self.http is not None:
+            self.http.close()
+            self.http = None
         self.sel.close()

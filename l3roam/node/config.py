@@ -10,6 +10,7 @@ from typing import Literal
 from l3roam.config import Endpoint, MacAddress, load_file
 from l3roam.errors import ConfigProblem
 from l3roam.master.config import check_key, read_key
+from l3roam.node.babel_section import BabelSection, problems_for
 from l3roam.proto.control import MASTER_ID
 
 
@@ -89,9 +90,12 @@ class NodeConfig:
     metrics_listen: Endpoint | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_file: Path | None = None
+    babel: BabelSection | None = None  # babeld.conf for this node (l3roam babel-config)
 
     def check(self) -> list[ConfigProblem]:
         out = check_key(self.key, self.key_file)
+        if self.babel is not None:  # absent: babeld is configured some other way
+            out += problems_for(self, nested_checked=True)
         if not 1 <= len(self.node_id.encode()) <= 64 or self.node_id == MASTER_ID:
             out.append(ConfigProblem("node_id", "must be 1..64 bytes and not 'master'"))
         if len(self.client_interface) > 15:

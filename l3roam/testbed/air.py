@@ -45,9 +45,10 @@ class MoveRecord:
 
 
 class Air:
-    def __init__(self, testbed: Testbed):
+    def __init__(self, testbed: Testbed, gap: float = 0.0):
         self.tb = testbed
         self.topo = testbed.topo
+        self.gap = gap  # default seconds without any AP per move
 
     def where(self, client: str) -> str | None:
         """The AP holding the client's station port, or None (in the air)."""
@@ -62,8 +63,9 @@ class Air:
         for cmd in associate_actions(self.topo, client, src, dst):
             run_cmd(cmd.argv, stdin=cmd.stdin)
 
-    def move(self, client: str, dst: str, gap: float = 0.0, src: str | None = None) -> MoveRecord:
+    def move(self, client: str, dst: str, gap: float | None = None, src: str | None = None) -> MoveRecord:
         """Move ``client`` to AP ``dst``; ``src`` saves a lookup when the caller knows it."""
+        gap = self.gap if gap is None else gap
         if dst not in self.topo.aps:
             raise ValueError(f"{dst} is not an access point")
         origin = src or self.where(client) or AIR
@@ -79,7 +81,7 @@ class Air:
               ms=f"{(rec.t_end - rec.t_start) * 1000:.1f}")
         return rec
 
-    def run(self, moves: list[Move], gap: float = 0.0,
+    def run(self, moves: list[Move], gap: float | None = None,
             on_move: Callable[[MoveRecord], None] | None = None) -> list[MoveRecord]:
         """Carry out a schedule; times in ``moves`` are offsets from now."""
         t0 = time.monotonic()

@@ -102,7 +102,7 @@ def _roam(tb, args: argparse.Namespace) -> int:
     from l3roam.testbed.schedule import plan_moves
 
     client = tb.topo.client(args.client) if args.client else tb.topo.clients[0]
-    air = Air(tb)
+    air = Air(tb, gap=r.gap)
     here = air.where(client.name) or client.first_ap
     r = tb.topo.spec.roaming
     moves = plan_moves(r.schedule, client.name, tb.topo.aps, here, r.count, r.interval, r.path, r.seed)
@@ -127,16 +127,17 @@ def _roam(tb, args: argparse.Namespace) -> int:
         if problem:
             raise ConfigError("<options>", [ConfigProblem("--ip", problem)])
     if not args.ip:
-        for rec in air.run(moves, gap=r.gap):
+        for rec in air.run(moves):
             print(f"{rec.client}: {rec.src} -> {rec.dst}", flush=True)
         return 0
-    from l3roam.measure.session import run_session
     from l3roam.measure.table import format_table, summary
+    from l3roam.testbed.session import run_roams
 
     with tempfile.TemporaryDirectory(prefix="l3roam-roam-") as tmp:
-        result = run_session(tb, client.name, args.ip, moves, Path(tmp), on_move=on_move, gap=r.gap)
-    print(format_table(result.roams, [(m.src, m.dst) for m in result.moves]))
-    print(summary(result.roams))
+        result = run_roams(tb, client.name, args.ip, moves, Path(tmp), on_move=on_move, upstream=False,
+                           tail=1.0, air=Air(tb, gap=r.gap))
+    print(format_table(result.down, [(m.src, m.dst) for m in result.moves]))
+    print(summary(result.down))
     if result.tcp is not None:
         print(f"TCP alive: {result.tcp['alive']}, longest stall {result.tcp['longest_stall_ms']} ms"
               + (f" ({result.tcp['error']})" if result.tcp["error"] else ""))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,13 +41,14 @@ def say(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from l3roam.measure.analysis import from_probe_files, loss_runs
-    from l3roam.measure.session import run_session
+    from l3roam.measure.stats import percentile
     from l3roam.measure.table import format_table
     from l3roam.testbed import topology
     from l3roam.testbed.builder import Testbed
     from l3roam.testbed.deploy import Deployment
     from l3roam.testbed.dhcpclient import DhcpClient
     from l3roam.testbed.schedule import plan_moves
+    from l3roam.testbed.session import probe_files, run_roams
     from l3roam.testbed.topology import CLIENT_IFNAME
 
     def interrupted(signum, frame):  # noqa: ARG001
@@ -87,37 +87,37 @@ def run(args: argparse.Namespace) -> int:
 
         say(f"roaming {args.roams} times, every {args.interval:g} s, with a TCP stream and "
             "100 UDP probes/s from the server ...")
-        result = run_session(tb, client.name, ip0, moves, tb.run_dir / "session", on_move=on_move)
+        result = run_roams(tb, client.name, ip0, moves, tb.run_dir / "session", on_move=on_move,
+                           upstream=False, tail=1.0)
         ip1 = tb.client_address(client.name)
         tcp = result.tcp or {}
         alive = bool(tcp.get("alive"))
         failed_at = tcp.get("failed_at_ns")
         tcp_col = []
-        for r in result.roams:
+        for r in result.down:
             ok = alive or (failed_at is not None and r.window[1] * 1e9 < failed_at)
             tcp_col.append("yes" if ok else "no")
         before = [ip0] + addresses[:-1]
-        workdir = tb.run_dir / "session"
-        sent, arrivals = from_probe_files(json.loads((workdir / "send.json").read_text()),
-                                          json.loads((workdir / "recv.json").read_text()))
-        runs = [loss_runs(sent, arrivals, r.at, r.window) for r in result.roams]
+        sent, arrivals = from_probe_files(*probe_files(result.workdir, "down"))
+        runs = [loss_runs(sent, arrivals, r.at, r.window) for r in result.down]
         when = [" ".join(f"+{start:.0f}({n})" for start, n in rr) or "-" for rr in runs]
-        table = format_table(result.roams, [(m.src, m.dst) for m in result.moves],
+        table = format_table(result.down, [(m.src, m.dst) for m in result.moves],
                              {"tcp alive": tcp_col, "addr before": before, "addr after": addresses,
                               "lost at ms (n)": when})
         say("")
         say(table)
         say("(lost at ms (n): runs of lost probes, when they began after the move and how many; a run "
             "about 1 s after a move is the old AP's babel withdrawal, docs/node.md)")
-        gaps = [r.gap_ms for r in result.roams]
+        gaps = [r.gap_ms for r in result.down]
         if gaps:
-            say(f"\ngap median {statistics.median(gaps):.0f} ms, worst {max(gaps):.0f} ms; "
-                f"{sum(r.lost for r in result.roams)} of {result.sent} probes lost; "
+            say(f"\ngap median {percentile(gaps, 50):.0f} ms, p95 {percentile(gaps, 95):.0f} ms, "
+                f"worst {max(gaps):.0f} ms; "
+                f"{sum(r.lost for r in result.down)} of {result.sent_down} probes lost; "
                 f"TCP {'alive' if alive else 'BROKEN: ' + str(tcp.get('error'))}, longest stall "
                 f"{tcp.get('longest_stall_ms')} ms; address {ip0} -> {ip1}")
         if args.json:
             Path(args.json).write_text(json.dumps({
-                "roams": [r.__dict__ for r in result.roams], "loss_runs": runs, "tcp": tcp,
+                "roams": [r.__dict__ for r in result.down], "loss_runs": runs, "tcp": tcp,
                 "ip_before": ip0,
                 "ip_after": ip1, "moves": [m.__dict__ for m in result.moves],
                 "handoff": not args.no_handoff}, default=str, indent=1))

@@ -5,7 +5,7 @@ effects except reading the YAML and an optional graph file.
 
 Shapes: ``line``, ``ring``, ``grid`` (rows x cols), ``random`` (a random
 spanning tree plus ``extra_links`` chords, from ``seed``) and ``graph`` (a
-JSON file like /work/shared/topologies/*.json: ``nodes`` with ``id``,
+JSON file like configs/topologies/*.json: ``nodes`` with ``id``,
 ``links`` with ``source``/``target`` and optional ``source_tq``/``target_tq``;
 the largest connected component, cut to ``max_routers`` in breadth-first
 order from ``start``).

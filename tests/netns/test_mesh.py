@@ -15,13 +15,13 @@ import pytest
 from l3roam.babel.control import BabelControl
 from l3roam.babel.control_lines import RouteFlushed
 from l3roam.errors import ExternalToolError
-from l3roam.measure.session import run_session
 from l3roam.measure.table import format_table, summary
 from l3roam.testbed import topology
 from l3roam.testbed.air import Air
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.clean import list_netns
 from l3roam.testbed.schedule import plan_moves
+from l3roam.testbed.session import run_roams
 
 pytestmark = [pytest.mark.netns, pytest.mark.babeld]
 
@@ -113,22 +113,23 @@ def test_client_moved_with_its_route_moved_by_hand_keeps_receiving(mesh, tmp_pat
     assert wait_for(lambda: client_route(mesh, "r2"), 5)
 
     def move_route(rec):
-        # babel alone (LAB-NOTES): the new AP installs the /32, then the old one withdraws it
+        # babel alone (docs/babel.md): the new AP installs the /32, then the old one withdraws it
         mesh.exec(rec.dst, ["ip", "route", "replace", f"{CLIENT_IP}/32", "dev", "cell0", "proto", "44"])
         mesh.exec(rec.src, ["ip", "route", "del", f"{CLIENT_IP}/32", "proto", "44"])
 
     moves = plan_moves("every", "c1", mesh.topo.aps, "r1", count=3, interval=1.5)
     try:
-        result = run_session(mesh, "c1", CLIENT_IP, moves, tmp_path, on_move=move_route, lead_in=0.5, tail=1.0)
+        result = run_roams(mesh, "c1", CLIENT_IP, moves, tmp_path, on_move=move_route, lead_in=0.5, tail=1.0,
+                           upstream=False)
     finally:
         for ap in mesh.topo.aps:
             mesh.exec(ap, ["ip", "route", "del", f"{CLIENT_IP}/32", "proto", "44"], check=False)
-    print("\n" + format_table(result.roams, [(m.src, m.dst) for m in result.moves]))
-    print(summary(result.roams))
+    print("\n" + format_table(result.down, [(m.src, m.dst) for m in result.moves]))
+    print(summary(result.down))
     assert [(m.src, m.dst) for m in result.moves] == [("r1", "r4"), ("r4", "r1"), ("r1", "r4")]
-    assert len(result.roams) == 3
-    assert all(r.gap_ms < 2000 for r in result.roams)  # generous: real figures belong to the benchmarks
-    assert result.roams[-1].lost < result.roams[-1].sent / 2, "probes stopped arriving after the last move"
+    assert len(result.down) == 3
+    assert all(r.gap_ms < 2000 for r in result.down)  # generous: real figures belong to the benchmarks
+    assert result.down[-1].lost < result.down[-1].sent / 2, "probes stopped arriving after the last move"
     assert result.tcp["alive"], result.tcp
     assert Air(mesh).where("c1") == "r4"
 

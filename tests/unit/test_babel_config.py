@@ -1,15 +1,19 @@
 """babeld.conf rendering and the checks that protect roaming."""
 
 import argparse
+from pathlib import Path
 
 import pytest
 
-from l3roam.babel import command
+from l3roam.node import babel_command as command
 from l3roam.babel.config import (
     BabelSettings, InterfaceSettings, render, render_checked, router_id_for, validate,
 )
 from l3roam.babel.version import check_version, parse_version
 from l3roam.errors import ConfigError, ExternalToolError
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings(**kw):
@@ -80,16 +84,81 @@ def test_babel_config_command_from_options(capsys):
     assert "redistribute proto 45 ip 10.99.0.0/16 ge 32 allow" in out
 
 
-def test_babel_config_command_from_yaml_with_errors_listed(tmp_path):
-    f = tmp_path / "babel.yaml"
-    f.write_text("router_id: 02:00:00:00:0a:ff:00:01\nown_prefixes: [10.0.0.0/8]\n"
-                 "client_proto: 2\ninterfaces: [{name: m-r2}]\n")
+NODE = """node_id: ap2
+master: 10.255.0.1:4500
+key: 6c33726f616d2d64656d6f2d6b65792d6368616e67652d6d65
+client_interface: cell0
+gateway: 10.99.0.1/16
+mesh_interfaces: [m-r2, wlan1]
+control_address: 10.255.0.3
+handoff: {sid: "fc00:0:3::d4"}
+"""
+
+
+def run_babel_config(*argv):
     p = argparse.ArgumentParser()
     command.add_arguments(p)
+    return command.run(p.parse_args(list(argv)))
+
+
+def test_babel_config_from_the_shipped_node_file(capsys):
+    assert run_babel_config("--config", str(ROOT / "configs" / "node.yaml")) == 0
+    out = capsys.readouterr().out
+    assert "router-id 02:00:00:00:0a:ff:00:02" in out  # derived from control_address
+    assert "local-path-readwrite /run/babeld.sock" in out  # babel_socket
+    assert "interface mesh0 type wireless hello-interval 1" in out
+    assert "redistribute ip 10.255.0.2/32 eq 32 allow" in out
+    assert "redistribute ip fc00:0:1::d4/128 eq 128 allow" in out  # handoff.sid
+    assert "redistribute proto 44 ip 10.99.0.0/16 ge 32 allow" in out  # route_protocol, gateway
+
+
+def test_babel_config_from_a_node_file_without_babel_section(tmp_path, capsys):
+    f = tmp_path / "node.yaml"
+    f.write_text(NODE)
+    assert run_babel_config("--config", str(f)) == 0
+    out = capsys.readouterr().out
+    assert "router-id 02:00:00:00:0a:ff:00:03" in out
+    assert "interface m-r2 type wired split-horizon false hello-interval 0.25" in out
+    assert "interface wlan1 type wired" in out
+    assert "redistribute ip fc00:0:3::d4/128 eq 128 allow" in out
+    # options still override the file
+    assert run_babel_config("--config", str(f), "-i", "wlan1:wireless", "--hello", "1") == 0
+    assert "interface wlan1 type wireless hello-interval 1" in capsys.readouterr().out
+
+
+def test_babel_section_errors_name_file_and_dotted_key(tmp_path):
+    f = tmp_path / "node.yaml"
+    f.write_text(NODE.replace("control_address: 10.255.0.3\n", "") + """babel:
+  interfaces:
+    - {name: m-r2, split_horizon: true}
+  own_prefixes: [10.0.0.0/8, fc00::1/128]
+  kernel_priority: -1
+  colour: blue
+""")
     with pytest.raises(ConfigError) as err:
-        command.run(p.parse_args(["--config", str(f)]))
+        run_babel_config("--config", str(f))
     text = str(err.value)
-    assert str(f) in text and "own_prefixes[0]" in text and "client_proto" in text
+    for key in ("babel.interfaces[0].split_horizon", "babel.own_prefixes[0]", "babel.kernel_priority",
+                "babel.colour", "mesh_interfaces[1]", "babel.router_id"):
+        assert f"{f}: {key}:" in text, key
+    assert "flush_xroute" in text and "wlan1 is not among babel.interfaces" in text
+    assert "own_prefixes[1]" not in text
+    # the agent's own check refuses the same file, for the same reasons
+    from l3roam.node import config as nconfig
+    with pytest.raises(ConfigError) as err2:
+        nconfig.load(f)
+    assert "babel.own_prefixes[0]" in str(err2.value)
+
+
+def test_babel_problems_of_derived_settings_name_the_node_keys(tmp_path):
+    f = tmp_path / "node.yaml"
+    f.write_text(NODE.replace("control_address: 10.255.0.3\n", "").replace("[m-r2, wlan1]", "[m-r2, a-very-long-name0]"))
+    from l3roam.node import config as nconfig
+    nconfig.load(f)  # no babel: section, so the agent does not care
+    with pytest.raises(ConfigError) as err:
+        run_babel_config("--config", str(f))
+    text = str(err.value)
+    assert f"{f}: mesh_interfaces[1]:" in text and f"{f}: babel.router_id: required" in text
 
 
 @pytest.mark.parametrize("text,version", [("babeld-1.13.1", (1, 13, 1)), ("babeld-1.12", (1, 12, 0)),
@@ -111,3 +180,17 @@ def test_running_babeld_redistributing_a_subnet_or_source_specific_route_is_refu
     assert redistributed_problems(ok) == []
     bad = redistributed_problems([("10.99.0.0/24", "0.0.0.0/0"), ("10.99.0.9/32", "10.0.0.0/8")])
     assert len(bad) == 2 and all("flush_xroute" in b for b in bad)
+
+
+def test_one_file_per_node_from_the_command_line():
+    import subprocess
+    import sys
+
+    def cli(*argv):
+        return subprocess.run([sys.executable, "-m", "l3roam", *argv], cwd=ROOT, capture_output=True, text=True)
+
+    r = cli("babel-config", "--config", "configs/node.yaml")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# babeld.conf rendered by l3roam") and "redistribute deny" in r.stdout
+    r = cli("node", "--config", "configs/node.yaml", "--check-config")
+    assert r.returncode == 0 and "configs/node.yaml: ok" in r.stdout, r.stderr

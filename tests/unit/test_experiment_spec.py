@@ -20,7 +20,20 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_experiments_load(path):
     spec = load_file(ExperimentSpec, path)
     assert spec.scenarios
-    assert (path.parent / spec.testbed).exists()
+    tb = (path.parent / spec.testbed).resolve()
+    assert tb.is_relative_to(ROOT) and tb.exists()
+    topo = topology.load(tb)  # reads the graph file, if any, relative to the testbed file
+    assert len(topo.aps) >= 2
+    if spec.scale.enabled and spec.scale.graph is not None:
+        graph = (path.parent / spec.scale.graph).resolve()
+        assert graph.is_relative_to(ROOT / "configs" / "topologies") and graph.exists()
+
+
+@pytest.mark.parametrize("name", ["freifunk-ulm", "freifunk-bielefeld"])
+def test_shipped_community_graphs_build(name):
+    text = f"mesh: {{shape: graph, graph: {name}.json, max_routers: 40}}\n"
+    topo = topology.loads(text, base_dir=ROOT / "configs" / "topologies")
+    assert len(topo.routers) == 40 and len(topo.links) >= 39
 
 
 def test_problems_are_reported_together():

@@ -120,7 +120,7 @@ def test_graph_file_with_tq_costs_and_unknown_ids(tmp_path):
 
 
 def test_shared_reference_graph_cut_to_max_routers():
-    # a copy of shared/topologies/17-node-mesh.json (ids and links only)
+    # the reference graph shipped in configs/topologies (ids and links only)
     path = Path(__file__).resolve().parents[2] / "configs" / "topologies" / "17-node-mesh.json"
     keep, edges = graph_edges(json.loads(path.read_text()), 10, None)
     assert len(keep) == 10

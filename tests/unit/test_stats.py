@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from l3roam.experiment.stats import cdf, percentile, ratio, summarize
+from l3roam.measure.stats import cdf, percentile, ratio, summarize
 
 
 def test_percentiles_interpolate_between_ranks():

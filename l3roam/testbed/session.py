@@ -1,19 +1,29 @@
-"""One measured run of roams: UDP both ways, a TCP stream, the moves, the raw records.
+"""One measured run of roams on a built testbed: the runner of the demo, ``testbed roam`` and experiments.
 
-Like ``l3roam.measure.session.run_session`` but with an upstream prober
-(client -> server) as well as the downstream one, and it keeps the probes'
-files in the run's output directory for the report (timeline plots).
-``on_move`` runs right after each re-association (the scenario's hook: the
-L2 baseline's "Layer 2 Update" frame, the per-AP-subnet client's new DHCP).
+Probes on, the moves, probes off, figures:
 
-Side effects (processes in namespaces); figures come from the pure
+- a UDP prober from the server router to the client (100 packets/s by
+  default) and, with ``upstream``, one from the client to the server;
+- with ``tcp``, a TCP stream from the client to an echo server on the
+  server's loopback;
+- the moves, carried out by ``l3roam.testbed.air.Air`` with the given roam
+  model; ``on_move`` runs right after each re-association (the demo and the
+  l3roam design leave it to the node agents; tests and ``--by-hand`` move
+  the /32 themselves; the L2 baseline sends its "Layer 2 Update" frame; the
+  per-AP-subnet client runs DHCP again).
+
+The probes' files stay in ``workdir`` (``down-send.json``, ``down-recv.json``,
+``up-…``, ``tcp.json``) for the report's timeline plots.  Side effects:
+processes in namespaces; the figures come from the pure
 ``l3roam.measure.analysis``.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,38 +31,70 @@ from pathlib import Path
 
 from l3roam.errors import ExternalToolError
 from l3roam.measure.analysis import RoamStats, analyse, from_probe_files
-from l3roam.measure.session import PROBE, _stop, _wait_ready
 from l3roam.testbed.air import Air, MoveRecord
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.schedule import Move
+
+PROBE = [sys.executable, "-m", "l3roam.measure.probe"]
 
 
 @dataclass(frozen=True)
 class RunRecords:
     moves: list[MoveRecord]
-    down: list[RoamStats]
-    up: list[RoamStats]
+    down: list[RoamStats]  # server -> client, per roam
+    up: list[RoamStats]  # client -> server, per roam (empty without ``upstream``)
     tcp: dict | None
     sent_down: int
     received_down: int
     sent_up: int
     received_up: int
+    workdir: Path
+
+
+def _wait_ready(proc: subprocess.Popen, what: str) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()  # the probes print "ready" once bound
+    if line != "ready":
+        proc.kill()
+        raise ExternalToolError(f"{what} did not start (said {line!r})")
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def probe_files(workdir: Path, stem: str) -> tuple[dict, dict] | None:
+    """The sender's and receiver's JSON of one direction (``down`` or ``up``), if both exist."""
+    send_p, recv_p = workdir / f"{stem}-send.json", workdir / f"{stem}-recv.json"
+    if not send_p.exists() or not recv_p.exists():
+        return None
+    return json.loads(send_p.read_text()), json.loads(recv_p.read_text())
 
 
 def _analyse(workdir: Path, stem: str, roams: list[float]) -> tuple[list[RoamStats], int, int]:
-    send_p, recv_p = workdir / f"{stem}-send.json", workdir / f"{stem}-recv.json"
-    if not send_p.exists() or not recv_p.exists():
+    files = probe_files(workdir, stem)
+    if files is None:
         return [], 0, 0
-    sent, arrivals = from_probe_files(json.loads(send_p.read_text()), json.loads(recv_p.read_text()))
+    sent, arrivals = from_probe_files(*files)
     return analyse(sent, arrivals, roams), len(sent), len(arrivals)
 
 
-def measure_roams(tb: Testbed, client: str, client_ip: str, moves: list[Move], workdir: Path,
-                  on_move: Callable[[MoveRecord], None] | None = None, rate: float = 100.0,
-                  upstream: bool = True, tcp: bool = True, lead_in: float = 1.0, tail: float = 2.0,
-                  ports: tuple[int, int, int] = (9000, 9001, 9002)) -> RunRecords:
-    """Run ``moves`` (offsets from the end of the lead-in) under traffic; keep the raw files."""
+def run_roams(tb: Testbed, client: str, client_ip: str, moves: list[Move], workdir: Path,
+              on_move: Callable[[MoveRecord], None] | None = None, rate: float = 100.0,
+              upstream: bool = True, tcp: bool = True, lead_in: float = 1.0, tail: float = 2.0,
+              air: Air | None = None, ports: tuple[int, int, int] = (9000, 9001, 9002)) -> RunRecords:
+    """Run ``moves`` (offsets from the end of the lead-in) under traffic; keep the raw files.
+
+    ``air`` carries out the moves (its roam model); by default a plain ``Air(tb)``.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
+    air = air or Air(tb)
     server = tb.topo.server
     server_ip = str(tb.topo.router(server).loopback)
     duration = lead_in + (moves[-1].at if moves else 0.0) + tail
@@ -89,7 +131,7 @@ def measure_roams(tb: Testbed, client: str, client_ip: str, moves: list[Move], w
                                                      "--run-id", "2", "--out", str(workdir / "up-send.json")]))
         procs.extend(senders)
         time.sleep(lead_in)
-        records = Air(tb).run(moves, on_move=on_move)
+        records = air.run(moves, on_move=on_move)
         for s in senders:
             if s.wait(timeout=duration + 30) != 0:
                 raise ExternalToolError("a UDP sender failed")
@@ -107,21 +149,4 @@ def measure_roams(tb: Testbed, client: str, client_ip: str, moves: list[Move], w
     tcp_result = None
     if tcp and (workdir / "tcp.json").exists():
         tcp_result = json.loads((workdir / "tcp.json").read_text())
-    return RunRecords(records, down, up, tcp_result, sd, rd, su, ru)
-
-
-def tcp_alive_at(tcp: dict | None, roam_at: float) -> bool | None:
-    """Was the TCP stream alive through this roam?  None without a TCP probe.
-
-    Alive at the end: yes.  Broken: the roam before the failure (or before
-    the start of the longest stall, which never ended) kept it.
-    """
-    if tcp is None:
-        return None
-    if tcp.get("alive"):
-        return True
-    broke = tcp.get("failed_at_ns") or tcp.get("stall_at_ns")
-    if broke is None:
-        return False
-    broke_s = broke / 1e9
-    return broke_s > roam_at
+    return RunRecords(records, down, up, tcp_result, sd, rd, su, ru, workdir)

@@ -1,9 +1,12 @@
 """``l3roam babel-config``: print the babeld.conf for one node.
 
-From a YAML file whose keys are those of ``BabelSettings`` (see
-configs/babel.yaml), or from options; options override the file.  Refuses
-(exit 2, every problem listed) what would break roaming: a prefix that is not
-a host route (the flush_xroute() bug), split horizon on a wired link.
+From the node agent's own file (``--config node.yaml``: its ``babel:``
+section, the gateway prefix, ``route_protocol``, ``babel_socket``, the
+loopback ``control_address`` and the hand-off SID; see
+l3roam/node/babel_section.py), or from options alone; options override the
+file.  Refuses (exit 2, every problem listed with file and key) what would
+break roaming: a prefix that is not a host route (the flush_xroute() bug),
+split horizon on a wired link.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import ipaddress
 import sys
 
 from l3roam.babel.config import BabelSettings, render_checked, router_id_for
-from l3roam.config import load_data, load_file
+from l3roam.config import load_data
+from l3roam.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML file with BabelSettings keys")
+    p.add_argument("--config", help="the node agent's YAML file (configs/node.yaml); its babel: section")
     p.add_argument("--router-id", help="MAC-48 or EUI-64; default: derived from --loopback")
     p.add_argument("--loopback", help="the node's loopback IPv4 address (redistributed as a /32)")
     p.add_argument("--locator", action="append", default=[], help="an own IPv6 /128 (locator or SID); repeatable")
@@ -34,8 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> BabelSettings:
     data: dict = {}
     if args.config:
-        base = load_file(BabelSettings, args.config)
-        data = dataclasses.asdict(base)
+        from l3roam.node import config as nconfig  # the node owns its babel: section
+        from l3roam.node.babel_section import problems_for, settings_for
+
+        node = nconfig.load(args.config)  # checks the babel: section, if any
+        problems = [] if node.babel is not None else problems_for(node, nested_checked=False)
+        if problems:
+            raise ConfigError(args.config, problems)
+        data = dataclasses.asdict(settings_for(node)[0])
     if args.interface:
         ifaces = []
         for spec in args.interface:
