@@ -101,8 +101,8 @@ class ScaleSpec:
     sizes: tuple[int, ...] = (25, 50, 100)
     lines: tuple[int, ...] = ()  # routers in a line
     grids: tuple[int, ...] = ()  # n for an n x n grid
-    hello: float = 1.0
-    converge_timeout: float = 120.0
+    hello: float | None = None  # None: chosen by size (l3roam.testbed.sizing)
+    converge_timeout: float | None = None  # None: the testbed's, by size
 
 
 @dataclass(frozen=True)
