@@ -318,15 +318,18 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                 md += ["", f"![{key}]({figures[key]})"]
     if scale:
         md += ["", "## How large a mesh this machine carries", "",
-               "Each router a namespace with its own babeld (hello from the experiment file); built, converged "
+               "Each router a namespace with its own babeld (babel timers from the experiment file, else by size); "
+               "built, converged "
                "(every router has a route to every loopback), then 5 s measured.", ""]
         cores = meta.get("cores") or 1
-        md.append(table(["mesh", "routers", "links", "built s", "converged s", "babeld CPU % of one core (all)",
-                         "babeld RSS MiB (all)", "memory used MiB", "largest table", "result"],
-                        [[s["case"], str(s["routers"]), str(s["links"]), fmt(s.get("build_s"), 1),
-                          fmt(s.get("converge_s"), 1), fmt(s.get("babeld_cpu_percent_total"), 1),
-                          fmt(s.get("babeld_rss_mib_total"), 1), fmt(s.get("memory_used_mib")),
-                          fmt(s.get("table_max")), _scale_result(s, cores)]
+        md.append(table(["mesh", "routers", "links", "hello s", "built s", "converged s",
+                         "babeld CPU % of one core (all)", "babeld RSS MiB (all)", "memory used MiB",
+                         "largest table", "teardown s", "result"],
+                        [[s["case"], str(s["routers"]), str(s["links"]), fmt(s.get("hello"), 2),
+                          fmt(s.get("build_s"), 1), fmt(s.get("converge_s"), 1),
+                          fmt(s.get("babeld_cpu_percent_total"), 1), fmt(s.get("babeld_rss_mib_total"), 1),
+                          fmt(s.get("memory_used_mib")), fmt(s.get("table_max")), fmt(s.get("teardown_s"), 1),
+                          _scale_result(s, cores)]
                          for s in scale]))
         ok = [s for s in scale if s.get("ok") and not _saturated(s, cores)]
         if ok:

@@ -102,9 +102,9 @@ def _roam(tb, args: argparse.Namespace) -> int:
     from l3roam.testbed.schedule import plan_moves
 
     client = tb.topo.client(args.client) if args.client else tb.topo.clients[0]
+    r = tb.topo.spec.roaming
     air = Air(tb, gap=r.gap)
     here = air.where(client.name) or client.first_ap
-    r = tb.topo.spec.roaming
     moves = plan_moves(r.schedule, client.name, tb.topo.aps, here, r.count, r.interval, r.path, r.seed)
     on_move = None
     if args.by_hand:
@@ -142,8 +142,6 @@ def _roam(tb, args: argparse.Namespace) -> int:
         print(f"TCP alive: {result.tcp['alive']}, longest stall {result.tcp['longest_stall_ms']} ms"
               + (f" ({result.tcp['error']})" if result.tcp["error"] else ""))
     return 0 if result.tcp is None or result.tcp["alive"] else 1
-
-
 
 
 def _roam_preflight(tb, client: str, ap: str, ip: str) -> str | None:
