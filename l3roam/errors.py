@@ -89,6 +89,14 @@ class MasterUnavailable(L3roamError):
     """The lease master did not answer within the retry budget."""
 
 
+class StoreUnavailable(L3roamError):
+    """The replicated store did not answer in time or refused a request; nothing is acknowledged."""
+
+
+class LeadershipLost(L3roamError):
+    """This master is no longer the active one: the store refused its write (fenced)."""
+
+
 class ConvergenceError(ExternalToolError):
     """A testbed's babel did not converge; the message is a short diagnosis (l3roam.testbed.diagnose)."""
 

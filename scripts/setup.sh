@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 machine, as root.
 # Installs the system tools l3roam drives (babeld >= 1.12.2 from a pinned
-# Debian 13 source, iproute2, DHCP clients, nftables, tcpdump) and the Python
+# Debian 13 source, iproute2, DHCP clients, nftables, tcpdump, etcd) and the Python
 # package with its test extras.  Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,12 +51,20 @@ PIN
 fi
 
 pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base
-      systemd)  # systemd: systemd-analyze verify checks the shipped units (tests)
+      systemd  # systemd: systemd-analyze verify checks the shipped units (tests)
+      nginx libnginx-mod-rtmp ffmpeg sip-tester curl conntrack  # the application probes (l3roam.apps)
+      etcd-server)  # etcd: the replicated store of the master (tests run three members)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ] || want_babeld; then
+    # Installing nginx would start it on port 80 of this machine; the testbed starts its own in a
+    # namespace. A policy-rc.d that refuses service starts is in place for the install only.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" babeld >/dev/null
 fi

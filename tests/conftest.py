@@ -46,6 +46,8 @@ def _requirement_problems(item: pytest.Item) -> list[str]:
         p = _babeld_problem()
         if p:
             problems.append(p)
+    if any(item.iter_markers(name="etcd")) and not shutil.which("etcd"):
+        problems.append("etcd is not installed (Debian: etcd-server; run scripts/setup.sh)")
     if any(item.iter_markers(name="dhcpclient")):
         for exe in ("udhcpc", "dhclient"):
             if not shutil.which(exe):

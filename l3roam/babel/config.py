@@ -21,6 +21,14 @@ withdrawals go out malformed and neighbours keep the stale route until it
 expires (each roam then lost ~2.8 s; docs/babel.md).  ``check`` refuses such a
 configuration.
 
+The one exception is an *exit* (``default_route_proto``): a router with an
+uplink that redistributes its kernel default route.  The bug only garbles the
+withdrawals a node sends for routes *it* redistributes, so an exit is safe as
+long as it redistributes no client /32s (``client_prefix`` null, i.e. it is
+not an AP) and its own host routes are never withdrawn while it runs;
+``check`` enforces the first, and docs/testbed.md shows by measurement that
+the APs' /32 withdrawals stay intact with a default route in the mesh.
+
 Timers.  A newly redistributed /32 is announced non-urgently, about one hello
 interval later (capped at 4 s), while a withdrawal is urgent (~100 ms); the
 hello interval therefore bounds how fast a roam converges.  Measured roam
@@ -112,6 +120,7 @@ class BabelSettings:
     local_path: str | None = None  # read-write control socket (local-path-readwrite)
     local_port: int | None = None  # read-write TCP control port on ::1 (local-port-readwrite)
     extra_redistribute: tuple[str, ...] = field(default=())  # further prefixes; checked like the rest
+    default_route_proto: int | None = None  # an exit: redistribute the kernel default route of this protocol
 
     def check(self) -> list[ConfigProblem]:
         problems: list[ConfigProblem] = []
@@ -132,6 +141,14 @@ class BabelSettings:
         if self.local_path is not None and len(self.local_path.encode()) > 107:
             problems.append(ConfigProblem("local_path", "a unix socket path must be at most 107 bytes"))
         problems.extend(check_host_routes_only(self))
+        if self.default_route_proto is not None:
+            if not 1 <= self.default_route_proto <= 255 or self.default_route_proto in (0, 1, 2, 3, 4, 42):
+                problems.append(ConfigProblem("default_route_proto", "must be a free kernel route protocol number"))
+            if self.client_prefix is not None:
+                problems.append(ConfigProblem(
+                    "default_route_proto",
+                    "an exit (default route) must not redistribute client /32s (client_prefix must be null): "
+                    + FLUSH_XROUTE_BUG))
         return problems
 
 
@@ -227,6 +244,8 @@ def render(settings: BabelSettings) -> str:
         lines.append(f"redistribute ip {prefix} eq {_parse_network(prefix).prefixlen} allow")  # type: ignore[union-attr]
     if settings.client_prefix is not None:
         lines.append(f"redistribute proto {settings.client_proto} ip {settings.client_prefix} ge 32 allow")
+    if settings.default_route_proto is not None:  # an exit: never withdraws a /32 (no client_prefix)
+        lines.append(f"redistribute proto {settings.default_route_proto} ip 0.0.0.0/0 eq 0 allow")
     lines += ["redistribute local deny", "redistribute deny"]
     return "\n".join(lines) + "\n"
 

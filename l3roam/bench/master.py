@@ -6,7 +6,10 @@ keeping one request in flight (a node agent waiting on the master).  The work
 is what a DHCP exchange costs the master: OFFER then BIND for a new MAC; every
 operation is committed to disk before it is answered.  The same load against a
 store on tmpfs (fsync costs nothing there) is the baseline, so the ratio shows
-what durability costs.  The load generator is Python too and shares the two
+what durability costs.  ``--stores`` adds the replicated store: three real
+etcd members on loopback (data on disk, each fsyncs), every answer sent only
+after the quorum committed it; its column is set against SQLite's in the same
+run, with the requests per etcd transaction that group commit achieved.  The load generator is Python too and shares the two
 cores with the master, so the table also gives the master's own CPU time per
 operation (from /proc) and the rate one core would carry at that cost.
 """
@@ -30,17 +33,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nodes", default="1,10,50", help="comma-separated node counts")
     p.add_argument("--seconds", type=float, default=3.0, help="measuring time per point")
     p.add_argument("--no-baseline", action="store_true", help="skip the tmpfs baseline")
+    p.add_argument("--stores", default="sqlite,etcd",
+                   help="comma-separated: sqlite (on disk, with the tmpfs baseline), etcd (three members)")
     p.add_argument("--rate", type=float, default=10000.0,
                    help="open-loop run: total lease operations/s offered by the nodes (0: skip)")
 
 
-def write_config(directory: Path, port: int, db: Path) -> Path:
+def write_config(directory: Path, port: int, db: Path, etcd=None) -> Path:
     cfg = directory / "master.yaml"
+    if etcd is not None:
+        from l3roam.master.etcd_cluster import MAX_TXN_OPS
+
+        eps = ", ".join(f"{h}:{p}" for h, p in etcd.endpoints)
+        store = (f"store: {{backend: etcd, etcd: {{endpoints: [{eps}], name: bench, "
+                 f"max_txn_ops: {MAX_TXN_OPS}}}}}\n")
+    else:
+        store = f"store: {{path: {db}}}\n"
     cfg.write_text(
         f"listen: 127.0.0.1:{port}\nkey: {KEY}\nmetrics_listen: null\nlog_level: warning\n"
         f"pools:\n  - prefix: 10.64.0.0/10\n    exclude: [10.64.0.1]\n"
-        f"store: {{path: {db}}}\nlease: {{lease_seconds: 3600}}\n")
+        + store + "lease: {lease_seconds: 3600}\n")
     return cfg
+
+
+def etcd_revision(etcd) -> int:
+    from l3roam.master.etcd_gateway import EtcdGateway
+
+    gw = EtcdGateway(etcd.endpoints)
+    try:
+        return int(gw.status()["header"]["revision"])
+    finally:
+        gw.close()
 
 
 def start_master(cfg: Path, port: int) -> subprocess.Popen:
@@ -182,7 +205,7 @@ def drive_open(port: int, n_nodes: int, rate: float, seconds: float, tag: str) -
 
 
 def measure(db_dir: str, label: str, nodes: list[int], seconds: float,
-            open_rate: float = 0.0) -> list[dict]:
+            open_rate: float = 0.0, etcd: bool = False) -> list[dict]:
     import socket
 
     with tempfile.TemporaryDirectory(dir=db_dir) as d:
@@ -190,19 +213,31 @@ def measure(db_dir: str, label: str, nodes: list[int], seconds: float,
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
-        cfg = write_config(Path(d), port, Path(d) / "master.db")
-        proc = start_master(cfg, port)
+        cluster = None
+        if etcd:
+            from l3roam.master.etcd_cluster import LocalCluster
+
+            cluster = LocalCluster(Path(d) / "etcd").start()
+        cfg = write_config(Path(d), port, Path(d) / "master.db", cluster)
+        proc = None
         try:
+            proc = start_master(cfg, port)
             rows = []
             for n in nodes:
                 cpu0 = cpu_seconds(proc.pid)
+                rev0 = etcd_revision(cluster) if cluster else 0
                 r = drive(port, n, seconds, f"{label}{n}")
                 r["master_cpu_us_per_op"] = (cpu_seconds(proc.pid) - cpu0) / max(1, r["ops"]) * 1e6
                 r["store"] = label
+                extra = ""
+                if cluster:  # one revision per write transaction; heartbeats write 10/s
+                    txns = max(1.0, etcd_revision(cluster) - rev0 - 10 * seconds)
+                    r["ops_per_txn"] = r["ops"] / txns
+                    extra = f"  {r['ops_per_txn']:.1f} requests/txn"
                 rows.append(r)
                 print(f"  {label:8} nodes={n:3}  {r['ops_per_s']:8.0f} ops/s  p50 {r['p50_ms']:.2f} ms"
                       f"  p99 {r['p99_ms']:.2f} ms  master CPU {r['master_cpu_us_per_op']:.0f} us/op"
-                      f"  failures {r['failures']}  retransmits {r['retransmits']}", flush=True)
+                      f"  failures {r['failures']}  retransmits {r['retransmits']}{extra}", flush=True)
             if open_rate:
                 n = max(nodes)
                 r = drive_open(port, n, open_rate, seconds, f"{label}o")
@@ -213,32 +248,58 @@ def measure(db_dir: str, label: str, nodes: list[int], seconds: float,
                       f"p99 {r['p99_ms']:.2f} ms, failures {r['failures']}", flush=True)
             return rows
         finally:
-            proc.terminate()
-            proc.wait(10)
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
+            if cluster is not None:
+                cluster.close()
 
 
 def run(args: argparse.Namespace) -> int:
     nodes = [int(x) for x in args.nodes.split(",")]
+    stores = {x.strip() for x in args.stores.split(",") if x.strip()}
+    unknown = stores - {"sqlite", "etcd"}
+    if unknown:
+        print(f"--stores: unknown {', '.join(sorted(unknown))} (known: sqlite, etcd)", file=sys.stderr)
+        return 2
+    load0 = os.getloadavg()
     print(f"lease master benchmark: {os.cpu_count()} cpus, {args.seconds:.0f} s per point, "
-          "one request in flight per node, OFFER+BIND per new MAC")
-    durable = measure(os.getcwd() if os.access(os.getcwd(), os.W_OK) else "/var/tmp", "disk",
-                      nodes, args.seconds, args.rate)
-    open_rows = [r for r in durable if r.get("mode") == "open"]
-    durable = [r for r in durable if r.get("mode") != "open"]
-    base = [] if args.no_baseline or not os.path.isdir("/dev/shm") else \
+          "one request in flight per node, OFFER+BIND per new MAC; load average "
+          f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} at start")
+    here = os.getcwd() if os.access(os.getcwd(), os.W_OK) else "/var/tmp"
+    durable: list[dict] = []
+    open_rows: list[dict] = []
+    if "sqlite" in stores:
+        durable = measure(here, "disk", nodes, args.seconds, args.rate)
+        open_rows = [r for r in durable if r.get("mode") == "open"]
+        durable = [r for r in durable if r.get("mode") != "open"]
+    base = [] if args.no_baseline or "sqlite" not in stores or not os.path.isdir("/dev/shm") else \
         measure("/dev/shm", "tmpfs", nodes, args.seconds)
-    print("\nnodes  durable ops/s  p50 ms  p99 ms  master us/op  one-core capacity ops/s"
-          + ("  tmpfs ops/s  durable/tmpfs" if base else ""))
+    replicated = measure(here, "etcd", nodes, args.seconds, etcd=True) if "etcd" in stores else []
+    if durable:
+        print("\nSQLite  nodes  durable ops/s  p50 ms  p99 ms  master us/op  one-core capacity ops/s"
+              + ("  tmpfs ops/s  durable/tmpfs" if base else ""))
     for i, r in enumerate(durable):
         cap = 1e6 / r["master_cpu_us_per_op"] if r["master_cpu_us_per_op"] else 0
-        line = (f"{r['nodes']:5}  {r['ops_per_s']:13.0f}  {r['p50_ms']:6.2f}  {r['p99_ms']:6.2f}"
+        line = (f"       {r['nodes']:5}  {r['ops_per_s']:13.0f}  {r['p50_ms']:6.2f}  {r['p99_ms']:6.2f}"
                 f"  {r['master_cpu_us_per_op']:12.0f}  {cap:23.0f}")
         if base:
             b = base[i]
             line += f"  {b['ops_per_s']:11.0f}  {r['ops_per_s'] / b['ops_per_s']:13.2f}"
         print(line)
+    if replicated:
+        print("\netcd    nodes  quorum ops/s  p50 ms  p99 ms  master us/op  requests/txn"
+              + ("  etcd/SQLite ops" if durable else ""))
+        for i, r in enumerate(replicated):
+            line = (f"       {r['nodes']:5}  {r['ops_per_s']:12.0f}  {r['p50_ms']:6.2f}  {r['p99_ms']:6.2f}"
+                    f"  {r['master_cpu_us_per_op']:12.0f}  {r['ops_per_txn']:12.1f}")
+            if durable:
+                line += f"  {r['ops_per_s'] / durable[i]['ops_per_s']:16.2f}"
+            print(line)
     for r in open_rows:
         print(f"open loop, {r['nodes']} nodes, {r['offered']:.0f} ops/s offered, durable: "
               f"{r['ops_per_s']:.0f} answered/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
               "(latency from each request's scheduled send time)")
+    load1 = os.getloadavg()
+    print(f"load average {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} at the end")
     return 0

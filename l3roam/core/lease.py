@@ -86,10 +86,19 @@ class LeaseTable:
         self.forgotten: list[Lease] = []  # leases whose address another MAC took (last call)
 
     # ---- loading -----------------------------------------------------------
-    def restore(self, leases: list[Lease], quarantine: dict[IPv4Address, float]) -> None:
-        for lease in leases:
+    def restore(self, leases: list[Lease], quarantine: dict[IPv4Address, float]) -> list[Lease]:
+        """Load stored leases; returns those dropped because a newer lease holds their address.
+
+        A store that commits a batch in several transactions may hold both
+        records after a crash between them; the newer one (``updated``) wins.
+        """
+        for lease in sorted(leases, key=lambda x: x.updated):
             self._put(lease)
+        dropped = [x for x in self.by_mac.values() if self._owner.get(int(x.ip)) != x.mac]
+        for x in dropped:
+            del self.by_mac[x.mac]
         self._quarantine.update({int(ip): until for ip, until in quarantine.items()})
+        return dropped
 
     def _put(self, lease: Lease) -> Lease:
         old = self.by_mac.get(lease.mac)

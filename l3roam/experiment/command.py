@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prefix", help="namespace prefix (overrides the file's)")
     p.add_argument("--check", action="store_true", help="validate the file and exit")
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
+    p.add_argument("--repetition", type=int, metavar="N",
+                   help="run repetition N only and merge it into --out (application experiments)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     out = Path(args.out)
-    runner = Runner(spec, Path(args.file), out)
+    if args.repetition is not None and (spec.apps is None or not 1 <= args.repetition <= spec.roams.repetitions):
+        print(f"{args.file}: --repetition needs an apps: section and 1..{spec.roams.repetitions}")
+        return 2
+    runner = Runner(spec, Path(args.file), out, repetition=args.repetition)
     try:
         runner.run_all()
     except KeyboardInterrupt:

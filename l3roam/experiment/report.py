@@ -40,6 +40,8 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     runs = _load(out / "runs.json", [])
     costs = _load(out / "costs.json", [])
     scale = _load(out / "scale.json", [])
+    if any("apps" in r or "pace" in r for r in runs):
+        return _write_apps_report(out, md_path, fig_dir, meta, runs, title, notes)
     made = {
         "timeline": plots.timeline(runs, out, fig_dir / "timeline.png"),
         "cdf": plots.gap_cdf(runs, fig_dir / "gap-cdf.png"),
@@ -51,6 +53,26 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     figures = {k: os.path.relpath(v, md_path.parent) for k, v in made.items() if v is not None}
     md_path.parent.mkdir(parents=True, exist_ok=True)
     text = render_markdown(meta, runs, costs, scale, figures, title)
+    if notes:
+        text += "\n" + notes.strip() + "\n"
+    md_path.write_text(text)
+    return md_path
+
+
+def _write_apps_report(out: Path, md_path: Path, fig_dir: Path, meta: dict, runs: list[dict],
+                       title: str | None, notes: str | None) -> Path:
+    from l3roam.experiment import apps_plots
+    from l3roam.experiment.apps_render import render_apps
+
+    made = {
+        "hls": apps_plots.hls_timeline(runs, out, fig_dir / "apps-hls.png"),
+        "rtmp": apps_plots.rtmp_timeline(runs, out, fig_dir / "apps-rtmp.png"),
+        "sip": apps_plots.sip_loss(runs, fig_dir / "apps-sip.png"),
+        "download": apps_plots.download_timeline(runs, out, fig_dir / "apps-download.png"),
+    }
+    figures = {k: os.path.relpath(v, md_path.parent) for k, v in made.items() if v is not None}
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_apps(meta, runs, figures, title)
     if notes:
         text += "\n" + notes.strip() + "\n"
     md_path.write_text(text)

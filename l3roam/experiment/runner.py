@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -29,9 +30,8 @@ from l3roam.experiment import designs
 from l3roam.experiment.spec import ExperimentSpec, ScenarioSpec
 from l3roam.measure.analysis import tcp_alive_at
 from l3roam.testbed import topology
-from l3roam.testbed.builder import Testbed
 from l3roam.testbed.session import run_roams
-from l3roam.testbed.topology import CLIENT_IFNAME, Topology
+from l3roam.testbed.topology import Topology
 
 ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
                "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
@@ -79,6 +79,20 @@ def machine_info() -> dict:
     }
 
 
+def apps_tool_versions() -> dict:
+    """First line of each application tool's version output."""
+    out = {}
+    for name, argv in (("nginx", ["nginx", "-v"]), ("ffmpeg", ["ffmpeg", "-version"]), ("sipp", ["sipp", "-v"]),
+                       ("curl", ["curl", "--version"])):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            m = re.search(r"\d+\.\d+(\.\d+)?", r.stdout + r.stderr)
+            out[name] = f"{name} {m.group(0) if m else '?'}"
+        except (OSError, subprocess.TimeoutExpired):
+            out[name] = "missing"
+    return out
+
+
 def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir: Path,
                       server: str | None = None, server_hops: int | None = None) -> Topology:
     """The experiment's testbed for one scenario: its hello interval, its traffic server.
@@ -95,8 +109,10 @@ def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir
 
 
 class Runner:
-    def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None):
+    def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None,
+                 repetition: int | None = None):
         self.spec = spec
+        self.repetition = repetition  # run only this repetition (1-based), merged into ``out``
         self.spec_path = spec_path
         self.out = out
         self.say = say or Progress()
@@ -124,6 +140,8 @@ class Runner:
                  f"{', '.join(self.base.aps)}; {self.base.placement_text()}")
         self.say(f"machine: {meta['cores']} cores, kernel {meta['kernel']}, babeld {meta['babeld']}; "
                  f"batman-adv: {'yes' if meta['batman_adv'] else 'absent (' + meta['batman_adv_detail'] + ')'}")
+        if self.spec.apps is not None:
+            return self._run_apps(meta)
         runs: list[dict] = []
         scenarios = list(self.spec.scenarios)
         if meta["batman_adv"] and not any(s.kind == "batman" for s in scenarios):
@@ -156,6 +174,22 @@ class Runner:
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
         return meta
 
+    def _run_apps(self, meta: dict) -> dict:
+        from l3roam.experiment.apps_runner import run_apps_experiment
+
+        old = self.out / "meta.json.parts"
+        parts = json.loads(old.read_text()) if self.repetition and old.exists() else []
+        meta["apps_tools"] = apps_tool_versions()
+        run_apps_experiment(self, meta, self.repetition)
+        parts.append({"repetition": self.repetition or "all", "date_utc": meta["date_utc"],
+                      "seconds": round(time.monotonic() - self.say.t0), "load_end": os.getloadavg()})
+        old.write_text(json.dumps(parts))
+        meta["parts"] = parts
+        meta["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        meta["seconds"] = sum(p["seconds"] for p in parts)
+        (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
+        return meta
+
     def _write_runs(self, runs: list[dict]) -> None:
         (self.out / "runs.json").write_text(json.dumps(runs, indent=1))
         with open(self.out / "roams.csv", "w", newline="") as f:
@@ -166,8 +200,7 @@ class Runner:
                     w.writerow({**{k: run.get(k) for k in ("scenario", "kind", "handoff", "hello", "rep", "seed")}, **r})
 
     def run_scenario(self, sc: ScenarioSpec, rep: int) -> dict:
-        from l3roam.testbed.deploy import Deployment
-        from l3roam.testbed.dhcpclient import DhcpClient
+        from l3roam.experiment.bringup import ScenarioBed
         from l3roam.testbed.schedule import plan_moves
 
         topo = scenario_topology(self.base, self.spec.prefix, sc.hello, self.tb_path.parent, sc.server,
@@ -175,68 +208,20 @@ class Runner:
         hello = topo.hello_interval
         client = topo.clients[0]
         seed = self.spec.roams.seed + rep
-        tb = Testbed(topo)
-        if sc.kind == "subnets":
-            designs.patch_babeld_for_subnets(tb)
         workdir = self.out / "runs" / f"{sc.name}-{rep + 1}"
-        dhcp = None
-        l2 = None
-        dep = None
-        try:
-            tb.up()
-            conv = tb.wait_converged()
-            self.say(f"  {len(topo.routers)} routers up in {tb.build_seconds:.1f} s, babel (hello {hello:g} s) "
-                     f"converged in {conv:.1f} s; {topo.placement_text()}")
-            if sc.kind == "l3roam":
-                dep = Deployment(tb, handoff=sc.handoff).start()
-            elif sc.kind == "l2":
-                l2 = designs.L2Domain(tb).setup()
-            elif sc.kind == "subnets":
-                designs.setup_subnets(tb)
-                for k in range(len(topo.aps)):
-                    designs.wait_routes(tb, topo.server, [designs.ap_subnet(k + 1)[0]])
-            cost.install_counters(tb)
-            dhcp = DhcpClient("udhcpc", tb.ns(client.name), CLIENT_IFNAME, tb.run_dir / client.name,
-                              "exp-phone").start()
-            ip0 = dhcp.wait_bound(30)
-            reach = tb.wait_reachable(topo.server, ip0)
-            self.say(f"  {client.name} got {ip0} at {client.first_ap}; reachable after {reach:.1f} s")
-            addresses: list[str | None] = []
-            redhcp_ms: list[float] = []
-
-            def on_move(rec) -> None:
-                nonlocal dhcp
-                if l2 is not None:
-                    l2.announce(rec.dst, str(client.mac))
-                if sc.kind == "subnets":
-                    t = time.monotonic()
-                    n0 = len(dhcp.lines())
-                    dhcp.stop()
-                    dhcp = DhcpClient("udhcpc", tb.ns(client.name), CLIENT_IFNAME, tb.run_dir / client.name,
-                                      "exp-phone").start()
-                    end = time.monotonic() + 10
-                    while time.monotonic() < end and not any(
-                            l.startswith("bound") for l in dhcp.lines()[n0:]):
-                        time.sleep(0.01)
-                    redhcp_ms.append(round((time.monotonic() - t) * 1000, 1))
-                addresses.append(tb.client_address(client.name))
-                self.say(f"    roam {len(addresses)}: {rec.src} -> {rec.dst} (address {addresses[-1]})")
-
+        with ScenarioBed(topo, sc, self.say) as bed:
+            tb, conv, ip0 = bed.tb, bed.conv, bed.ip0
             r = self.spec.roams
             moves = plan_moves(r.schedule, client.name, topo.aps, client.first_ap, r.count, r.interval, seed=seed)
-            agent_pids = [p.pid for p in (dep.procs.values() if dep else [])]  # type: ignore[attr-defined]
+            agent_pids = bed.agent_pids
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
-            res = run_roams(tb, client.name, ip0, moves, workdir, on_move=on_move, rate=t.rate,
-                                upstream=t.upstream, tcp=t.tcp)
+            res = run_roams(tb, client.name, ip0, moves, workdir, on_move=bed.on_move, rate=t.rate,
+                            upstream=t.upstream, tcp=t.tcp)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             tables = cost.table_sizes(tb)
-        finally:
-            if dhcp is not None:
-                dhcp.stop()
-            if l2 is not None:
-                l2.close()
-            tb.down()
+            build_s = tb.build_seconds
+        addresses, redhcp_ms = bed.addresses, bed.redhcp_ms
         roams = []
         for i, m in enumerate(res.moves):
             d = res.down[i] if i < len(res.down) else None
@@ -258,7 +243,7 @@ class Runner:
         rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
                "hello": hello, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
                "server": topo.server, "placement": topo.placement(), "placement_text": topo.placement_text(),
-               "build_s": round(tb.build_seconds or 0, 2),
+               "build_s": round(build_s or 0, 2),
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
                "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,
                "tables": tables, "roams": roams, "dir": str(workdir.relative_to(self.out))}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from l3roam.apps.spec import AppsSpec
 from l3roam.errors import ConfigProblem
 
 Kind = Literal["l3roam", "subnets", "l2", "batman"]
@@ -117,6 +118,7 @@ class ExperimentSpec:
     roams: RoamSpec = RoamSpec()
     costs: CostSpec = CostSpec(enabled=False)
     scale: ScaleSpec = ScaleSpec()
+    apps: AppsSpec | None = None  # real applications instead of the probes (l3roam.apps.spec)
 
     def check(self) -> list[ConfigProblem]:
         p = []
@@ -127,4 +129,9 @@ class ExperimentSpec:
             p.append(ConfigProblem("scenarios", "scenario names must be unique"))
         if not (3 <= len(self.prefix) <= 10 and self.prefix.replace("-", "").isalnum()):
             p.append(ConfigProblem("prefix", "3-10 characters of letters, digits and '-'"))
+        if self.apps is not None:
+            for i, pace in enumerate(self.apps.paces):
+                for j, name in enumerate(pace.scenarios):
+                    if name not in names:
+                        p.append(ConfigProblem(f"apps.paces[{i}].scenarios[{j}]", f"no scenario {name!r}"))
         return p

@@ -96,12 +96,15 @@ class _Outstanding:
 
 
 class MasterClient:
-    def __init__(self, node_id: str, key: bytes, master: tuple[str, int], *,
+    def __init__(self, node_id: str, key: bytes, master: tuple[str, int] | list[tuple[str, int]], *,
                  bind: tuple[str, int] | None = None, retry_initial: float = 0.05,
                  retry_max: float = 0.5, deadline: float = 2.0, max_skew: float = 30.0,
                  on_notice: Callable[[MoveNotice], None] | None = None, clock=time.time):
         self.node_id = node_id
-        self.master = master
+        # several masters share a replicated store; one is active at a time
+        self.masters: list[tuple[str, int]] = list(master) if isinstance(master, list) else [master]
+        self._current = 0
+        master = self.masters[0]
         self.codec = Codec(key, node_id, time.time_ns())
         self._key = key
         self.guard = ReplayGuard(max_skew)
@@ -120,6 +123,11 @@ class MasterClient:
         self._notices_seen: OrderedDict[int, float] = OrderedDict()
         self.dropped = 0
         self.retransmits = 0
+
+    @property
+    def master(self) -> tuple[str, int]:
+        """The master that answered last (the first one until then)."""
+        return self.masters[self._current]
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -155,11 +163,20 @@ class MasterClient:
             self._srtt = 0.875 * self._srtt + 0.125 * rtt
 
     def _transmit(self, rid: int, o: _Outstanding, now: float) -> None:
-        data = self.codec.encode(Message(o.mtype, self.node_id, rid, o.data_fields), int(now * 1000))
-        try:
-            self.sock.sendto(data, self.master)
-        except OSError as exc:
-            event(log, "send_failed", level=logging.DEBUG, error=exc.strerror)
+        """The first copy goes to the master that answered last; a retransmission to all.
+
+        Only the active master answers (a standby has no socket) and it answers
+        a repeated request id from its cache, so the copies cost nothing more
+        than the datagrams, and a failover costs no extra round of timeouts.
+        """
+        targets = self.masters if o.retransmitted else [self.master]
+        for target in targets:
+            data = self.codec.encode(Message(o.mtype, self.node_id, rid, o.data_fields),
+                                     int(now * 1000))
+            try:
+                self.sock.sendto(data, target)
+            except OSError as exc:
+                event(log, "send_failed", level=logging.DEBUG, error=exc.strerror)
 
     def hello(self, callback, handoff: IPv6Address | None = None, now: float | None = None) -> int:
         return self.send(MessageType.HELLO, {Field.HANDOFF: handoff}, callback, now)
@@ -199,12 +216,22 @@ class MasterClient:
                 continue
             if msg.response:
                 o = self.outstanding.pop(msg.request_id, None)
+                if o is not None and len(self.masters) > 1:
+                    self._answered_by(peer)
                 if o is not None:
                     if not o.retransmitted:
                         self._sample(now - o.sent_at)
                     o.callback(Answer.of(msg))
             elif msg.type is MessageType.MOVED:
                 self._on_moved(msg, peer, now)
+
+    def _answered_by(self, peer: tuple) -> None:
+        for i, (host, port) in enumerate(self.masters):
+            if port == peer[1] and host in (peer[0], peer[0].removeprefix("::ffff:")):
+                if i != self._current:
+                    event(log, "master_switched", master=f"{host}:{port}")
+                    self._current = i
+                return
 
     def _on_moved(self, msg: Message, peer: tuple, now: float) -> None:
         ack = Message(MessageType.REPLY, self.node_id, msg.request_id, {Field.STATUS: Status.OK},

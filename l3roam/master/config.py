@@ -67,9 +67,50 @@ class LeaseConfig:
 
 
 @dataclass(frozen=True)
+class EtcdConfig:
+    endpoints: list[Endpoint] = field(default_factory=list)  # client URLs of the members, host:port
+    prefix: str = "/l3roam/"
+    name: str | None = None  # this master's name in the leader key; default host:pid
+    lease_ttl_seconds: int = 1  # etcd raises it to its own minimum (1.5 election timeouts)
+    request_timeout_seconds: float = 1.0
+    max_txn_ops: int = 128  # etcd's --max-txn-ops; larger batches take several transactions
+    poll_seconds: float = 0.1
+    heartbeat_seconds: float = 0.1  # the active master's liveness write
+    takeover_seconds: float = 0.5  # a standby deposes an active master silent this long
+
+    def check(self) -> list[ConfigProblem]:
+        out = []
+        if not self.endpoints:
+            out.append(ConfigProblem("endpoints", "at least one etcd member (host:port) is needed"))
+        if not (self.prefix.startswith("/") and self.prefix.endswith("/") and len(self.prefix) > 1):
+            out.append(ConfigProblem("prefix", f"must start and end with '/', got {self.prefix!r}"))
+        if self.lease_ttl_seconds < 1:
+            out.append(ConfigProblem("lease_ttl_seconds", "must be at least 1"))
+        if self.request_timeout_seconds <= 0:
+            out.append(ConfigProblem("request_timeout_seconds", "must be positive"))
+        if self.max_txn_ops < 16:
+            out.append(ConfigProblem("max_txn_ops", "must be at least 16"))
+        if not 0 < self.poll_seconds <= 5:
+            out.append(ConfigProblem("poll_seconds", "must be in (0, 5]"))
+        if not 0 < self.heartbeat_seconds <= 5:
+            out.append(ConfigProblem("heartbeat_seconds", "must be in (0, 5]"))
+        if self.takeover_seconds < 3 * max(self.heartbeat_seconds, self.poll_seconds):
+            out.append(ConfigProblem("takeover_seconds",
+                                     "must be at least 3 heartbeats and 3 polls, or a busy master "
+                                     "is deposed"))
+        return out
+
+
+@dataclass(frozen=True)
 class StoreConfig:
-    backend: Literal["sqlite"] = "sqlite"
-    path: Path = Path("/var/lib/l3roam/master.db")
+    backend: Literal["sqlite", "etcd"] = "sqlite"
+    path: Path = Path("/var/lib/l3roam/master.db")  # sqlite
+    etcd: EtcdConfig | None = None
+
+    def check(self) -> list[ConfigProblem]:
+        if self.backend == "etcd" and self.etcd is None:
+            return [ConfigProblem("etcd", "required when backend is etcd (endpoints at least)")]
+        return []
 
 
 @dataclass(frozen=True)

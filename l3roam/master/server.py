@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from l3roam.core.lease import LeasePolicy, LeaseState, LeaseTable
-from l3roam.errors import AuthenticationError, MalformedPacket
+from l3roam.errors import AuthenticationError, LeadershipLost, MalformedPacket
 from l3roam.log import event
 from l3roam.master.config import MasterConfig
 from l3roam.master.service import MasterService
@@ -71,8 +71,10 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 class MasterServer:
-    def __init__(self, cfg: MasterConfig, store: LeaseStore, key: bytes, clock=time.time):
+    def __init__(self, cfg: MasterConfig, store: LeaseStore, key: bytes, clock=time.time,
+                 fenced=lambda: False):
         self.cfg = cfg
+        self.fenced = fenced  # True once a replicated store's leadership is lost
         self.store = store
         self.clock = clock
         self.metrics = Registry("l3roam_master")
@@ -85,7 +87,7 @@ class MasterServer:
         snapshot.quarantine = {ip: t for ip, t in snapshot.quarantine.items() if t > now}
         self.service = MasterService(table, snapshot, self.metrics,
                                      cfg.notify.retry_initial_ms / 1000, cfg.notify.retry_max_ms / 1000,
-                                     cfg.notify.timeout_seconds)
+                                     cfg.notify.timeout_seconds, first_notice_id=time.time_ns())
         self.guard = ReplayGuard(cfg.max_skew_seconds, floor=snapshot.senders)
         # The lease table is many small acyclic objects: full collections of it
         # were the master's latency tail.  Move what was loaded out of the
@@ -173,6 +175,8 @@ class MasterServer:
                     pass
         if self._commit_error is not None:
             raise self._commit_error
+        if self.fenced():
+            raise LeadershipLost("the leader lease is gone: another master may be active")
         datagrams = self._drain()
         now = self.clock()
         now_ms = int(now * 1000)

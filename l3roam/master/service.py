@@ -55,7 +55,8 @@ def lease_fields(lease: Lease) -> dict[Field, object]:
 
 class MasterService:
     def __init__(self, table: LeaseTable, snapshot: Snapshot, metrics: Registry,
-                 retry_initial: float = 0.05, retry_max: float = 1.0, notice_timeout: float = 30.0):
+                 retry_initial: float = 0.05, retry_max: float = 1.0, notice_timeout: float = 30.0,
+                 first_notice_id: int = 1):
         self.table = table
         self.metrics = metrics
         self.retry_initial, self.retry_max, self.notice_timeout = retry_initial, retry_max, notice_timeout
@@ -65,7 +66,9 @@ class MasterService:
         self.batch = Batch()
         self.pending: dict[int, PendingNotice] = {}  # request id -> notice awaiting an ack
         self._answers: OrderedDict[tuple[str, int], tuple[float, dict[Field, object]]] = OrderedDict()
-        self._next_rid = 1
+        # notice ids must not repeat across masters (nodes act once per id): the
+        # server starts them from its clock in nanoseconds
+        self._next_rid = first_notice_id
         self._handlers = {
             MessageType.HELLO: self._hello, MessageType.LEASE: self._lease,
             MessageType.CLAIM: self._claim, MessageType.QUERY: self._query,

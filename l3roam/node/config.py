@@ -87,13 +87,23 @@ class NodeConfig:
     babel_socket: Path | None = None  # babeld's local-path-readwrite: checked at start (host routes only)
     hello_seconds: float = 30.0
     master_deadline_seconds: float = 2.0
+    other_masters: list[Endpoint] = field(default_factory=list)  # standbys on a replicated store
     metrics_listen: Endpoint | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_file: Path | None = None
     babel: BabelSection | None = None  # babeld.conf for this node (l3roam babel-config)
 
+    @property
+    def masters(self) -> list[tuple[str, int]]:
+        """Every master's control address, ``master`` first."""
+        return [(e.host, e.port) for e in [self.master, *self.other_masters]]
+
     def check(self) -> list[ConfigProblem]:
         out = check_key(self.key, self.key_file)
+        if self.master in self.other_masters:
+            out.append(ConfigProblem("other_masters", f"{self.master} is already `master`"))
+        if len(set(self.other_masters)) != len(self.other_masters):
+            out.append(ConfigProblem("other_masters", "lists an address twice"))
         if self.babel is not None:  # absent: babeld is configured some other way
             out += problems_for(self, nested_checked=True)
         if not 1 <= len(self.node_id.encode()) <= 64 or self.node_id == MASTER_ID:

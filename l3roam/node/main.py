@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     kernel = NetlinkKernel()
     family_any = "::" if ":" in cfg.master.host else "0.0.0.0"
     bind_host = str(cfg.control_address) if cfg.control_address else family_any
-    master = MasterClient(cfg.node_id, key, (cfg.master.host, cfg.master.port),
+    master = MasterClient(cfg.node_id, key, cfg.masters,
                           bind=(bind_host, cfg.control_port),
                           deadline=cfg.master_deadline_seconds)
     monitor = LinkMonitor() if cfg.presence.link_events or cfg.presence.bridge_fdb else None

@@ -20,6 +20,7 @@ from l3roam.babel.config import BabelSettings, InterfaceSettings, render_checked
 from l3roam.testbed.topology import CELL_BRIDGE, CLIENT_IFNAME, Topology
 
 AIR = "air"
+EXIT_PROTO = 46  # kernel route protocol of an exit's default route (l3roam.testbed.internet)
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,13 @@ def babel_settings(topo: Topology, router: str, run_dir: Path) -> BabelSettings:
                 name=link.ifname_a if mine else link.ifname_b, type="wired",
                 hello_interval=hello, update_interval=update,
                 rxcost=link.cost_a if mine else link.cost_b))
+    exit_ = router in topo.exits  # an exit redistributes its default route and never a client /32
     return BabelSettings(
         router_id=r.router_id, interfaces=tuple(ifaces),
         own_prefixes=(f"{r.loopback}/32", f"{r.locator}/128", f"{r.sid}/128"),
-        client_prefix=str(topo.spec.addressing.client_prefix), client_proto=b.client_proto,
-        kernel_priority=b.kernel_priority, local_path=str(run_dir / router / "babeld.sock"))
+        client_prefix=None if exit_ else str(topo.spec.addressing.client_prefix), client_proto=b.client_proto,
+        kernel_priority=b.kernel_priority, local_path=str(run_dir / router / "babeld.sock"),
+        default_route_proto=EXIT_PROTO if exit_ else None)
 
 
 def namespaces(topo: Topology) -> list[str]:
@@ -192,6 +195,11 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
     steps.append(Step("air", (_batch(air_lines, air),)))
     for c in topo.clients:
         steps.append(Step(f"associate {c.name} to {c.first_ap}", associate_actions(topo, c.name, AIR, c.first_ap)))
+
+    from l3roam.testbed.internet import internet_steps  # it builds on this module's step types
+
+    net = topo.spec.internet
+    steps += internet_steps(p, topo.exits, net.server, net.uplinks, topo.spec.mesh.mtu)
 
     steps.append(Step("link-local addresses", tuple(
         WaitLinkLocal(ns_name(p, r.name), tuple(i for _, i in topo.neighbours(r.name))) for r in topo.routers)))

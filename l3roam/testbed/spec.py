@@ -111,6 +111,25 @@ class RoamingSpec:
 
 
 @dataclass(frozen=True)
+class InternetSpec:
+    """An "internet" namespace behind one or more exit routers (NAT, default route into babel)."""
+
+    exits: tuple[str, ...] = ()  # router names; empty: no internet
+    server: ipaddress.IPv4Address = ipaddress.IPv4Address("198.51.100.10")  # application servers' address
+    uplinks: ipaddress.IPv4Network = ipaddress.IPv4Network("192.0.2.0/24")  # a /30 per exit
+
+    def check(self) -> list[ConfigProblem]:
+        p = []
+        if len(set(self.exits)) != len(self.exits):
+            p.append(ConfigProblem("exits", "an exit is listed twice"))
+        if self.uplinks.num_addresses < 4 * max(1, len(self.exits)):
+            p.append(ConfigProblem("uplinks", f"too small for a /30 per exit ({len(self.exits)})"))
+        if self.server in self.uplinks:
+            p.append(ConfigProblem("server", f"must not lie in uplinks {self.uplinks}"))
+        return p
+
+
+@dataclass(frozen=True)
 class TestbedSpec:
     """Top level of a configs/testbed/*.yaml file."""
 
@@ -124,6 +143,7 @@ class TestbedSpec:
     addressing: AddressingSpec = AddressingSpec()
     babel: BabelSpec = BabelSpec()
     roaming: RoamingSpec = RoamingSpec()
+    internet: InternetSpec = InternetSpec()
     prefix: str = "l3r-"
     converge_timeout: float | None = None  # seconds `up` waits for babel; None: by size and timers
     host_limits: bool = True  # raise the kernel's global limits the mesh needs (neighbour tables, socket buffers), restore after
@@ -141,6 +161,7 @@ class TestbedSpec:
             p.append(ConfigProblem("clients", "client names must be unique"))
         for idx, name in enumerate(names):
             # client namespaces share the prefix with routers (r<i>) and the air namespace
-            if name == "air" or re.fullmatch(r"r\d+", name):
-                p.append(ConfigProblem(f"clients[{idx}].name", f"{name!r} is reserved for a router or the air"))
+            if name in ("air", "inet") or re.fullmatch(r"r\d+", name):
+                p.append(ConfigProblem(f"clients[{idx}].name",
+                                       f"{name!r} is reserved for a router, the air or the internet"))
         return p

@@ -104,6 +104,7 @@ class Topology:
     server: str
     clients: tuple[Client, ...]
     spec: TestbedSpec = field(compare=False)
+    exits: tuple[str, ...] = ()  # routers with an uplink to the internet namespace (l3roam.testbed.internet)
     gateways: tuple[str, ...] = ()  # gateway-like routers (hubs of VPN links in a community graph)
 
     @property
@@ -375,6 +376,15 @@ def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
             problems.append(ConfigProblem(f"clients[{idx}].ap", f"{ap!r} is not an access point ({', '.join(aps)})"))
         mac = c.mac or MacAddress(f"02:00:00:00:c0:{idx + 1:02x}")
         clients.append(Client(c.name, mac, ap))
+    for idx, name in enumerate(spec.internet.exits):
+        if name not in names:
+            problems.append(ConfigProblem(f"internet.exits[{idx}]", f"no router {name!r} (routers are r1..r{n})"))
+        elif name in aps:
+            problems.append(ConfigProblem(
+                f"internet.exits[{idx}]",
+                f"{name!r} is an access point; an exit redistributes a default route, and babeld's "
+                "flush_xroute() bug (up to 1.14) would then garble the /32 withdrawals of its clients "
+                "(see l3roam.babel.config): put the exit on a router that is not an AP"))
     for idx, name in enumerate(spec.roaming.path):
         if name not in aps:
             problems.append(ConfigProblem(f"roaming.path[{idx}]", f"{name!r} is not an access point"))
@@ -390,7 +400,8 @@ def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
             raise ConfigError("<testbed>", [ConfigProblem("server_hops", why)])
         server = placed
     master = spec.master or server
-    return Topology(routers, links, tuple(aps), master, server, tuple(clients), spec, gateways)
+    return Topology(routers, links, tuple(aps), master, server, tuple(clients), spec,
+                    tuple(spec.internet.exits), gateways)
 
 
 def load(path: str | Path, prefix: str | None = None) -> Topology:
