@@ -97,6 +97,13 @@ class LeadershipLost(L3roamError):
     """This master is no longer the active one: the store refused its write (fenced)."""
 
 
+class VmUnavailable(L3roamError):
+    """A run needs a virtual machine (a kernel feature the host lacks) and it cannot be started.
+
+    The message names the Debian package that is missing.
+    """
+
+
 class ConvergenceError(ExternalToolError):
     """A testbed's babel did not converge; the message is a short diagnosis (l3roam.testbed.diagnose)."""
 

@@ -53,7 +53,8 @@ fi
 pkgs=(iproute2 udhcpc isc-dhcp-client nftables tcpdump iputils-ping procps psmisc kmod dnsmasq-base
       systemd  # systemd: systemd-analyze verify checks the shipped units (tests)
       nginx libnginx-mod-rtmp ffmpeg sip-tester curl conntrack  # the application probes (l3roam.apps)
-      etcd-server)  # etcd: the replicated store of the master (tests run three members)
+      etcd-server  # etcd: the replicated store of the master (tests run three members)
+      user-mode-linux batctl busybox)  # the VM: l3roam.vm, docs/vm.md
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -15,6 +15,31 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis: "ci" on CI (the same examples every run, so a red CI reproduces
+# and never flickers; no example database in a fresh clone), "dev" elsewhere
+# (new random examples each run: that is where the fuzzing explores).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"))
+
+FUZZ_REPORT: list[str] = []  # lines for the terminal summary (tests/unit/test_fuzz_codecs.py)
+
+
+@pytest.fixture
+def fuzz_report() -> list[str]:
+    return FUZZ_REPORT
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Fuzz case counts, printed whatever -q/-s say (CI output shows them)."""
+    if FUZZ_REPORT:
+        terminalreporter.write_sep("=", "codec fuzzing")
+        for line in FUZZ_REPORT:
+            terminalreporter.write_line(line)
 
 TEST_PREFIX = "l3rt"  # every namespace a test creates starts with this
 # a narrower sweep for concurrent runs on one machine (each run sweeps only its own)
@@ -46,6 +71,16 @@ def _requirement_problems(item: pytest.Item) -> list[str]:
         p = _babeld_problem()
         if p:
             problems.append(p)
+    if any(item.iter_markers(name="vm")):
+        from l3roam.errors import VmUnavailable
+        from l3roam.vm.uml import find_uml
+
+        try:
+            find_uml()
+        except VmUnavailable as exc:
+            problems.append(str(exc))
+    if any(item.iter_markers(name="systemd")) and not shutil.which("systemd-analyze"):
+        problems.append("systemd-analyze is not installed (run scripts/setup.sh)")
     if any(item.iter_markers(name="etcd")) and not shutil.which("etcd"):
         problems.append("etcd is not installed (Debian: etcd-server; run scripts/setup.sh)")
     if any(item.iter_markers(name="dhcpclient")):

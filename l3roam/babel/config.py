@@ -117,6 +117,10 @@ class BabelSettings:
     client_prefix: str | None = "10.99.0.0/16"
     client_proto: int = 44
     kernel_priority: int = 100
+    #: seconds between babeld's full kernel-table checks (``kernel-check-interval``);
+    #: the only repair for a route notification babeld's netlink socket dropped
+    #: (ENOBUFS under bursts of route changes); babeld's own default is 300 s
+    kernel_check_interval: int = 10
     local_path: str | None = None  # read-write control socket (local-path-readwrite)
     local_port: int | None = None  # read-write TCP control port on ::1 (local-port-readwrite)
     extra_redistribute: tuple[str, ...] = field(default=())  # further prefixes; checked like the rest
@@ -136,6 +140,11 @@ class BabelSettings:
                 "client_proto", "must be a free kernel route protocol number (not 0-4 or 42, babel's own)"))
         if not 0 <= self.kernel_priority <= 0xFFFFFFFF:
             problems.append(ConfigProblem("kernel_priority", "out of range"))
+        if not 1 <= self.kernel_check_interval <= 3600:
+            problems.append(ConfigProblem(
+                "kernel_check_interval",
+                "must be between 1 and 3600 seconds (it bounds how long a client route whose kernel "
+                "notification babeld lost stays unannounced; see docs/babel.md)"))
         if self.local_port is not None and not 1 <= self.local_port <= 65535:
             problems.append(ConfigProblem("local_port", "must be a TCP port"))
         if self.local_path is not None and len(self.local_path.encode()) > 107:
@@ -231,7 +240,8 @@ def render(settings: BabelSettings) -> str:
     """Return the babeld.conf text for ``settings`` (call ``settings.check()`` first)."""
     lines = ["# babeld.conf rendered by l3roam; host routes only (see l3roam.babel.config)",
              f"router-id {settings.router_id.lower()}",
-             f"kernel-priority {settings.kernel_priority}"]
+             f"kernel-priority {settings.kernel_priority}",
+             f"kernel-check-interval {settings.kernel_check_interval}"]
     if settings.local_path:
         lines.append(f"local-path-readwrite {settings.local_path}")
     if settings.local_port:

@@ -173,7 +173,9 @@ def start_l3roam(lab: Lab, work: Path, log_level: str = "info") -> dict[str, int
         f"node_id: bench\nmaster: 127.0.0.1:4500\nkey: {KEY}\nclient_interface: cell0\n"
         f"gateway: {GATEWAY}/12\ngateway_mac: 02:1e:00:00:00:01\nmesh_interfaces: [up0]\n"
         "handoff: {enabled: false}\ndns: {enabled: false}\n"
-        "dhcp: {lease_seconds: 3600, domain: mesh}\nmetrics_listen: null\n"
+        # perfdhcp is a relay (its address); offers it never requests must not hit the cap
+        "dhcp: {lease_seconds: 3600, domain: mesh, relays: [10.111.255.254], max_offers: 1000000,"
+        " max_offers_per_port: 1000000}\nmetrics_listen: null\n"
         f"log_file: {work / 'node.log'}\nlog_level: {log_level}\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     py = [sys.executable, "-m", "l3roam"]

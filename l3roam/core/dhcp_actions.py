@@ -55,6 +55,17 @@ class DhcpServerSettings:
     # timeout later by rebinding.  Measured on veth: 1-9 of 12 renewals lost
     # with an immediate reply, 0 of 48 with 3 ms.
     unicast_reply_delay: float = 0.005
+    # Starvation limits (docs/node.md "Abuse").  Outstanding offers are offers
+    # made and not yet requested, plus offers being asked of the master; an
+    # offer lapses after offer_hold.  Per port: a station port (the agent
+    # learns it from the packet mark its filter sets); relayed requests have none.
+    max_offers: int = 1024
+    max_offers_per_port: int = 32
+    mac_rate: float = 1.0  # DISCOVERs per second per client MAC (chaddr), token bucket
+    mac_burst: int = 5
+    # relayed DHCP (giaddr set, or from port 67) only from these relays or interfaces
+    relays: frozenset = frozenset()
+    relay_interfaces: frozenset = frozenset()
 
     def check(self) -> list[ConfigProblem]:
         problems = []
@@ -84,6 +95,8 @@ class Received:
     src_ip: IPv4Address = ZERO
     src_port: int = dhcp.CLIENT_PORT
     dst_ip: IPv4Address | None = None  # None: unknown; 255.255.255.255: broadcast
+    ingress: str | None = None  # the interface the datagram arrived on (relays: which one)
+    port: str | None = None  # the station port (bridge port) it entered by, when known
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ Which state a DHCPREQUEST comes from (RFC 2131 §4.3.2, Table 4)::
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from enum import Enum
@@ -55,6 +56,7 @@ from l3roam.core.dhcp_actions import (
     Received,
     SendReply,
 )
+from l3roam.core.dhcp_limits import OfferLimits
 from l3roam.errors import LocalProtocolError, MalformedPacket
 from l3roam.proto import dhcp
 from l3roam.proto.dhcp import DhcpMessage, MessageType, Option
@@ -104,6 +106,7 @@ class _Lease:
     ip: IPv4Address
     expires: float
     interface: str
+    port: str | None = None  # offers: the station port the DISCOVER came by
 
 
 class DhcpServer:
@@ -118,6 +121,8 @@ class DhcpServer:
         self._offers: dict[str, _Lease] = {}
         self._cache: dict[str, _Lease] = {}  # mac -> lease this server acknowledged
         self._next_sweep = 0.0
+        self._next_offer_sweep = 0.0
+        self.limits = OfferLimits(config)  # starvation limits (dhcp_limits.py)
         c = config
         self._mask = c.subnet.netmask.packed
         self._router = (c.router or c.server_id).packed
@@ -162,6 +167,8 @@ class DhcpServer:
             actions.append(self._drop("no_message_type", None))  # BOOTP or unknown type
         elif msg.htype != 1 or msg.hlen != 6:
             actions.append(self._drop("not_ethernet", None))
+        elif (msg.giaddr != ZERO or meta.src_port == dhcp.SERVER_PORT) and not self.limits.relay_allowed(meta):
+            actions.append(self._drop("relay_not_allowed", msg.mac))
         else:
             handler = self._handlers.get(mtype)
             if handler is None:
@@ -170,11 +177,22 @@ class DhcpServer:
                 actions.extend(handler(msg, meta, now))
         return actions
 
+    def _drop_offer(self, mac: str) -> None:
+        offer = self._offers.pop(mac, None)
+        if offer is not None:
+            self.limits.count(offer.port, -1)
+
+    @property
+    def outstanding_offers(self) -> int:
+        return self.limits.outstanding
+
     def on_master_answer(self, token: int, answer: MasterAnswer, now: float) -> list[Action]:
         pending = self._pending.pop(token, None)
         if pending is None:  # answered late, merged or expired: ignore
             self.counters.drops["unknown_token"] += 1
             return []
+        if pending.op == "offer":
+            self.limits.count(pending.meta.port, -1)  # the ask ends; an offer made counts anew
         key = (pending.msg.mac, pending.op)
         if self._by_key.get(key) == token:
             del self._by_key[key]
@@ -194,11 +212,15 @@ class DhcpServer:
                 break
             self.counters.drops["master_timeout"] += 1
             actions.extend(self.on_master_answer(token, MasterAnswer("unavailable", reason="timeout"), now))
+        if now >= self._next_offer_sweep:  # offers never requested lapse quickly
+            self._next_offer_sweep = now + 1.0
+            for mac in [m for m, lease in self._offers.items() if lease.expires <= now]:
+                self._drop_offer(mac)
         if now >= self._next_sweep:
             self._next_sweep = now + 60.0
-            for table in (self._offers, self._cache):
-                for mac in [m for m, lease in table.items() if lease.expires <= now]:
-                    del table[mac]
+            for mac in [m for m, lease in self._cache.items() if lease.expires <= now]:
+                del self._cache[mac]
+            self.limits.sweep(now)
         return actions
 
     def next_deadline(self) -> float | None:
@@ -225,7 +247,7 @@ class DhcpServer:
 
     def forget(self, mac: str) -> None:
         """Drop the offer and cached lease of ``mac`` (e.g. the master says it moved away)."""
-        self._offers.pop(mac, None)
+        self._drop_offer(mac)
         self._cache.pop(mac, None)
 
     # --- client messages ---------------------------------------------------
@@ -238,6 +260,15 @@ class DhcpServer:
             # a client with a cached lease is not shed for lag: while the
             # master is unreachable the cache is what answers it
             return [self._drop("overload", msg.mac)]
+        mac = msg.mac
+        if not self.limits.rate_ok(mac, now):
+            return [self._drop("mac_rate", mac)]
+        if mac not in self._offers and self.cached_lease(mac, now) is None:
+            # a new client: caps on outstanding offers (a known one only asks again)
+            why = self.limits.refusal(meta.port)
+            if why is not None:
+                return [self._drop(why, mac)]
+        self.limits.count(meta.port, +1)
         return [self._ask("offer", msg, meta, now, msg.requested_ip)]
 
     def _master_lagging(self, now: float) -> bool:
@@ -253,7 +284,7 @@ class DhcpServer:
         if server_id is not None:
             if server_id != self.config.server_id:
                 # RFC 2131 §4.3.2: the client chose another server; forget our offer.
-                self._offers.pop(mac, None)
+                self._drop_offer(mac)
                 return [self._drop("other_server", mac)]
             state = RequestState.SELECTING
             if requested is None:
@@ -284,7 +315,7 @@ class DhcpServer:
             return [self._drop("other_server", mac)]
         if ip is None:
             return [self._drop("decline_without_address", mac)]
-        self._offers.pop(mac, None)
+        self._drop_offer(mac)
         self._cache.pop(mac, None)
         actions: list[Action] = [ClientDeclined(mac, ip, meta.interface)]
         if len(self._pending) < 2 * self.config.max_pending:
@@ -297,7 +328,7 @@ class DhcpServer:
             return [self._drop("other_server", mac)]
         if ip == ZERO:
             return [self._drop("release_without_address", mac)]
-        self._offers.pop(mac, None)
+        self._drop_offer(mac)
         self._cache.pop(mac, None)
         actions: list[Action] = [ClientReleased(mac, ip, meta.interface)]
         if len(self._pending) < 2 * self.config.max_pending:
@@ -323,7 +354,9 @@ class DhcpServer:
             if not self._usable(answer.ip):
                 return [self._drop("master_bad_address", mac)]
             lease = self._lease_seconds(answer)
-            self._offers[mac] = _Lease(answer.ip, now + self.config.offer_hold, p.meta.interface)
+            self._drop_offer(mac)
+            self._offers[mac] = _Lease(answer.ip, now + self.config.offer_hold, p.meta.interface, p.meta.port)
+            self.limits.count(p.meta.port, +1)
             return [self._reply(p.msg, p.meta, MessageType.DHCPOFFER, answer.ip, lease)]
         if answer.status == "unavailable":
             cached = self._cache.get(mac)
@@ -343,7 +376,7 @@ class DhcpServer:
                 return [self._nak(p.msg, p.meta, "address not available")]
             lease = self._lease_seconds(answer)
             expires = now + lease
-            self._offers.pop(mac, None)
+            self._drop_offer(mac)
             self._cache[mac] = _Lease(answer.ip, expires, iface)
             return [
                 self._reply(p.msg, p.meta, MessageType.DHCPACK, answer.ip, lease),
@@ -373,7 +406,8 @@ class DhcpServer:
         pending = self._pending.get(token) if token is not None else None
         if pending is None or pending.requested_ip != requested:
             return False
-        pending.msg, pending.meta = msg, meta
+        # the ask stays counted against the port it came by
+        pending.msg, pending.meta = msg, dataclasses.replace(meta, port=pending.meta.port)
         return True
 
     def _ask(

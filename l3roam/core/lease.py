@@ -63,7 +63,7 @@ class Pool:
 @dataclass(frozen=True)
 class LeasePolicy:
     lease_seconds: int = 3600
-    offer_hold_seconds: float = 30.0
+    offer_hold_seconds: float = 10.0
     grace_seconds: float = 86400.0
     quarantine_seconds: float = 600.0
 

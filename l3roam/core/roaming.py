@@ -50,6 +50,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address
 
+from l3roam.core.roaming_events import (  # the machine's vocabulary, re-exported
+    Arrived, Bound, CheckMaster, ClaimAnswered, Departed, GreetClient, InstallRoute, MasterSilent,
+    MovedAway, Redirect, Released, RemoveRedirect, RemoveRoute, SendClaim,
+)
+
 
 class State(Enum):
     ABSENT = "absent"
@@ -62,92 +67,6 @@ class IllegalTransition(Exception):
     pass
 
 
-# ---- actions (imperative: the adapter does them) ---------------------------
-@dataclass(frozen=True)
-class SendClaim:
-    mac: str
-    seq: int
-
-
-@dataclass(frozen=True)
-class InstallRoute:
-    ip: IPv4Address
-    interface: str
-
-
-@dataclass(frozen=True)
-class RemoveRoute:
-    ip: IPv4Address
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """Send packets for ``ip`` to ``sid``; ``announced``: as our protocol (babel sees it)."""
-
-    ip: IPv4Address
-    sid: IPv6Address
-    announced: bool
-
-
-@dataclass(frozen=True)
-class RemoveRedirect:
-    ip: IPv4Address
-    announced: bool
-
-
-@dataclass(frozen=True)
-class GreetClient:
-    """Tell an arriving client the gateway's MAC (gratuitous ARP)."""
-
-    mac: str
-    ip: IPv4Address
-    interface: str
-
-
-# ---- events (past tense) ----------------------------------------------------
-@dataclass(frozen=True)
-class Arrived:
-    mac: str
-    interface: str
-
-
-@dataclass(frozen=True)
-class Departed:
-    mac: str
-
-
-@dataclass(frozen=True)
-class ClaimAnswered:
-    mac: str
-    ok: bool
-    ip: IPv4Address | None = None
-    seq: int = 0
-    lease_expires: float = 0.0
-    reason: str = ""  # refused: no_lease, stale_sequence; "unavailable": no answer
-
-
-@dataclass(frozen=True)
-class Bound:
-    mac: str
-    ip: IPv4Address
-    interface: str
-    seq: int
-    lease_expires: float
-
-
-@dataclass(frozen=True)
-class Released:
-    mac: str
-
-
-@dataclass(frozen=True)
-class MovedAway:
-    mac: str
-    new_node: str
-    seq: int
-    sid: IPv6Address | None
-
-
 @dataclass(frozen=True)
 class HandoffSettings:
     enabled: bool = True
@@ -156,6 +75,13 @@ class HandoffSettings:
     departure_timeout: float = 5.0  # gone without a move notice: stop announcing
     max_reclaims: int = 3
     reclaim_window: float = 2.0
+    # while the master does not answer (docs/node.md): serve a client whose
+    # master-given lease this node knows once its claim has waited this long
+    # (None: never), claim again every reclaim_interval; when a station leaves,
+    # check the master and withdraw at once if it is silent (master_check)
+    provisional_after: float | None = 0.3
+    reclaim_interval: float = 1.0
+    master_check: bool = True
 
 
 @dataclass
@@ -171,6 +97,7 @@ class Client:
     redirect_announced: bool = False
     redirect_quiet: bool = False
     route: bool = False
+    provisional: bool = False  # served from a known lease without the master's confirmation
     reclaims: list[float] = field(default_factory=list)  # times of recent re-claims
     deadlines: dict[str, float] = field(default_factory=dict)
 
@@ -183,6 +110,7 @@ for _s in State:
     TRANSITIONS[(_s, Bound)] = "_on_bound"
     TRANSITIONS[(_s, Released)] = "_on_released"
     TRANSITIONS[(_s, MovedAway)] = "_on_moved"
+    TRANSITIONS[(_s, MasterSilent)] = "_on_master_silent"
 TRANSITIONS[(State.CLAIMING, ClaimAnswered)] = "_on_claim_answered"
 # a claim answer in another state is late (the client left or bound meanwhile)
 for _s in (State.ABSENT, State.SERVING, State.HANDING_OFF):
@@ -262,6 +190,9 @@ class RoamingTable:
         c.present = True
         c.interface = ev.interface
         c.deadlines.pop("departure", None)
+        if ev.lease_ip is not None and ev.lease_expires > now and not c.route:
+            c.ip, c.lease_expires = ev.lease_ip, ev.lease_expires
+            c.seq = max(c.seq, ev.seq)
         if c.state is State.SERVING and was_present:
             return [GreetClient(c.mac, c.ip, ev.interface)] if c.ip else []  # type: ignore[list-item]
         # back after a departure: it may have been elsewhere meanwhile, so claim
@@ -270,6 +201,9 @@ class RoamingTable:
         if c.state is State.CLAIMING:
             return out  # a claim is already on its way
         c.state = State.CLAIMING
+        after = self.settings.provisional_after
+        if after is not None and c.ip is not None and c.lease_expires > now and not c.route:
+            c.deadlines["provisional"] = now + after
         # claim with the last sequence known + 1, or 0 to let the master number it
         out.append(SendClaim(c.mac, c.seq + 1 if c.seq else 0))
         return out
@@ -285,6 +219,14 @@ class RoamingTable:
         return [SendClaim(c.mac, c.seq + 1)]
 
     def _on_claim_answered(self, c: Client, ev: ClaimAnswered, now: float) -> list[object]:
+        c.deadlines.pop("provisional", None)
+        if not ev.ok and ev.reason == "unavailable" and c.route and c.present and c.ip is not None:
+            # the master is silent and this node serves the client already (provisionally,
+            # or from before): go on, and claim again later
+            c.state = State.SERVING
+            c.provisional = True
+            c.deadlines["reclaim"] = now + self.settings.reclaim_interval
+            return []
         if not ev.ok and ev.reason == "stale_sequence" and c.present:
             return self._reclaim(c, ev.seq, now)  # our number was old; the station is here
         if not ev.ok or ev.ip is None:
@@ -293,7 +235,7 @@ class RoamingTable:
                 c.seq = max(c.seq, ev.seq)
             if c.route and c.ip is not None:
                 c.route = False
-                return [RemoveRoute(c.ip)]
+                return [RemoveRoute(c.ip, c.mac)]
             return []
         return self._serve(c, ev.ip, c.interface or "", ev.seq, ev.lease_expires)
 
@@ -301,15 +243,17 @@ class RoamingTable:
                lease_expires: float) -> list[object]:
         out: list[object] = []
         if c.ip is not None and c.ip != ip and c.route:
-            out.append(RemoveRoute(c.ip))
+            out.append(RemoveRoute(c.ip, c.mac))
         out += self._cancel_handoff(c) if c.state is State.HANDING_OFF else []
         c.state = State.SERVING
+        c.provisional = False
+        c.deadlines.pop("reclaim", None)
         c.ip, c.interface = ip, interface
         c.seq = max(c.seq, seq)
         c.lease_expires = lease_expires
         c.deadlines["lease"] = lease_expires
         # the route first, then greet the client: its next packets find the way back
-        out += [InstallRoute(ip, interface), GreetClient(c.mac, ip, interface)]
+        out += [InstallRoute(ip, interface, c.mac), GreetClient(c.mac, ip, interface)]
         c.route = True
         return out
 
@@ -321,8 +265,8 @@ class RoamingTable:
     def _drop_route(self, c: Client) -> list[object]:
         out = self._cancel_handoff(c)
         if c.route and c.ip is not None:
-            out.append(RemoveRoute(c.ip))
-        c.route = False
+            out.append(RemoveRoute(c.ip, c.mac))
+        c.route = c.provisional = False
         c.state = State.ABSENT
         c.deadlines.clear()
         return out
@@ -334,10 +278,19 @@ class RoamingTable:
 
     def _on_departed(self, c: Client, ev: Departed, now: float) -> list[object]:
         c.present = False
+        c.deadlines.pop("reclaim", None)
         if c.state in (State.SERVING, State.CLAIMING):
             # keep announcing until the master says where it went, or it stays gone
             c.deadlines["departure"] = now + self.settings.departure_timeout
+            if c.route and self.settings.master_check:
+                return [CheckMaster(c.mac)]  # a silent master would send no notice either
         return []
+
+    def _on_master_silent(self, c: Client, ev: MasterSilent, now: float) -> list[object]:
+        """The station left and the master is silent: no notice will come, stop announcing."""
+        if c.present or c.state not in (State.SERVING, State.CLAIMING) or not c.route:
+            return []
+        return self._drop_route(c)
 
     def _on_moved(self, c: Client, ev: MovedAway, now: float) -> list[object]:
         if ev.seq <= c.seq and c.state in (State.SERVING, State.CLAIMING):
@@ -356,7 +309,7 @@ class RoamingTable:
         c.redirect_announced = True
         c.deadlines["withdraw"] = now + self.settings.withdraw_delay
         c.deadlines["end_handoff"] = now + self.settings.window
-        return [Redirect(c.ip, ev.sid, announced=True)]
+        return [Redirect(c.ip, ev.sid, announced=True, mac=c.mac)]
 
     # ---- time ---------------------------------------------------------------
     def tick(self, now: float) -> list[object]:
@@ -389,6 +342,21 @@ class RoamingTable:
         c.route = False
         c.state = State.ABSENT
         return out
+
+    def _due_provisional(self, c: Client, now: float) -> list[object]:
+        """The claim is unanswered: serve the known lease; the claim's answer decides later."""
+        if c.state is not State.CLAIMING or not c.present or c.ip is None or c.route \
+                or c.lease_expires <= now or not c.interface:
+            return []
+        c.route = c.provisional = True
+        c.deadlines["lease"] = c.lease_expires
+        return [InstallRoute(c.ip, c.interface, c.mac), GreetClient(c.mac, c.ip, c.interface)]
+
+    def _due_reclaim(self, c: Client, now: float) -> list[object]:
+        if c.state is not State.SERVING or not c.provisional or not c.present:
+            return []
+        c.state = State.CLAIMING
+        return [SendClaim(c.mac, c.seq + 1 if c.seq else 0)]
 
     def _due_departure(self, c: Client, now: float) -> list[object]:
         if c.present:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from l3roam.experiment import batman, behaviour
 from l3roam.experiment import costs as cost
 from l3roam.experiment import designs
 from l3roam.experiment.spec import ScenarioSpec
@@ -32,6 +33,10 @@ class ScenarioBed:
         self.tb = Testbed(topo)
         if sc.kind == "subnets":
             designs.patch_babeld_for_subnets(self.tb)
+        if sc.kind == "batman":
+            batman.drop_babeld(self.tb)
+        self.bat: batman.BatmanMesh | None = None
+        self.talker: behaviour.QuietClient | None = None
         self.dep = None
         self.l2: designs.L2Domain | None = None
         self.dhcp = None
@@ -55,14 +60,19 @@ class ScenarioBed:
         from l3roam.testbed.deploy import Deployment
 
         topo, sc, tb = self.topo, self.sc, self.tb
-        if sc.kind == "batman":
-            raise NotImplementedError("the batman-adv design does not run on the namespace testbed that this "
-                                      "runner and the application probes use")
         hello = topo.hello_interval
         tb.up()
-        self.conv = tb.wait_converged()  # the topology's timeout, by size
-        self.say(f"  {len(topo.routers)} routers up in {tb.build_seconds:.1f} s, babel (hello {hello:g} s) "
-                 f"converged in {self.conv:.1f} s; {topo.placement_text()}")
+        if sc.kind == "batman":
+            self.bat = batman.BatmanMesh(tb, batman.BatmanSettings(
+                orig_interval_ms=sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS,
+                distributed_arp_table=sc.dat)).setup()
+            self.conv = self.bat.wait_converged()
+            self.say(f"  {len(topo.routers)} routers up, batman-adv (orig_interval "
+                     f"{self.bat.settings.orig_interval_ms} ms) converged in {self.conv:.1f} s")
+        else:
+            self.conv = tb.wait_converged()  # the topology's timeout, by size
+            self.say(f"  {len(topo.routers)} routers up in {tb.build_seconds:.1f} s, babel (hello {hello:g} s) "
+                     f"converged in {self.conv:.1f} s; {topo.placement_text()}")
         if sc.kind == "l3roam":
             self.dep = Deployment(tb, handoff=sc.handoff).start()
         elif sc.kind == "l2":
@@ -76,12 +86,26 @@ class ScenarioBed:
         self.ip0 = self.dhcp.wait_bound(30)
         reach = tb.wait_reachable(topo.server, self.ip0)
         self.say(f"  {self.client.name} got {self.ip0} at {self.client.first_ap}; reachable after {reach:.1f} s")
+        if sc.client != "talks":
+            self.talker = behaviour.QuietClient(tb, self.client.name, str(topo.router(topo.server).loopback),
+                                                sc.talk_delay)
         return self
+
+    def batman_records(self) -> dict | None:
+        """What shows batman-adv ran and carried the traffic (``l3roam.experiment.batman``)."""
+        if self.bat is None:
+            return None
+        return {**self.bat.evidence(), "tables": self.bat.tables(),
+                "client_at_end": self.bat.client_in_tables(self.client.name), "client_mac": str(self.client.mac)}
 
     def on_move(self, rec) -> None:
         """The design's reaction to a re-association; records the client's address afterwards."""
         if self.l2 is not None:
             self.l2.announce(rec.dst, str(self.client.mac))
+        if self.bat is not None:
+            self.bat.announce(self.client.name)
+        if self.talker is not None and self.sc.client == "later":
+            self.talker.talk_later()
         if self.sc.kind == "subnets":
             t = time.monotonic()
             n0 = len(self.dhcp.lines())
@@ -95,10 +119,14 @@ class ScenarioBed:
         self.say(f"    roam {len(self.addresses)}: {rec.src} -> {rec.dst} (address {self.addresses[-1]})")
 
     def close(self) -> None:
+        if self.talker is not None:
+            self.talker.close()
         if self.dhcp is not None:
             self.dhcp.stop()
         if self.l2 is not None:
             self.l2.close()
+        if self.bat is not None:
+            self.bat.close()
         self.tb.down()
 
     def __enter__(self) -> "ScenarioBed":

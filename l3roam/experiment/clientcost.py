@@ -41,10 +41,15 @@ def run_costs(c: CostSpec, topo: Topology, out: Path, say: Callable[[str], None]
         dep = Deployment(tb, handoff=True).start()
         cost.install_counters(tb)
         agent_pids = [p.pid for p in dep.procs.values()]  # type: ignore[attr-defined]
+        errlogs = {}
         for ap in topo.aps:  # one long-lived "ip -batch" per AP: route changes without process starts
-            batches[ap] = subprocess.Popen(["ip", "-n", tb.ns(ap), "-force", "-batch", "-"],
-                                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, text=True)
+            # -force carries on past a failed line; its errors go to a file and are counted per point
+            errlogs[ap] = tb.run_dir / ap / "ip-batch.err"
+            errlogs[ap].parent.mkdir(parents=True, exist_ok=True)
+            with open(errlogs[ap], "w") as err:
+                batches[ap] = subprocess.Popen(["ip", "-n", tb.ns(ap), "-force", "-batch", "-"],
+                                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                               stderr=err, text=True)
         where: dict[str, str] = {}  # client ip -> AP
         proto = topo.spec.babel.client_proto
         have = 0
@@ -60,12 +65,14 @@ def run_costs(c: CostSpec, topo: Topology, out: Path, say: Callable[[str], None]
                 have = n
             settle = _wait_table(tb, topo, len(where))
             points.append(_cost_point(say, tb, topo, agent_pids, len(where), 0.0, c.window, settle))
+            points[-1]["route_failures"] = _failed_lines(errlogs)
         ips = list(where)
         for rate in sorted(x for x in c.roam_rates if x > 0):
             if not ips:
                 break
             points.append(_cost_point(say, tb, topo, agent_pids, len(where), rate, c.window, None,
                                            mover=(batches, where, proto)))
+            points[-1]["route_failures"] = _failed_lines(errlogs)
     finally:
         for b in batches.values():
             try:
@@ -80,6 +87,19 @@ def run_costs(c: CostSpec, topo: Topology, out: Path, say: Callable[[str], None]
             w = csv.DictWriter(f, fieldnames=list(points[0]), extrasaction="ignore")
             w.writeheader()
             w.writerows(points)
+
+def _failed_lines(errlogs: dict) -> int:
+    """Route changes ip -batch refused so far, over all APs (ip says "Command failed" per line)."""
+    n = 0
+    for path in errlogs.values():
+        try:
+            n += path.read_text().count("Command failed")
+        except OSError:
+            pass
+    if n:
+        print(f"  warning: {n} route changes failed (ip -batch errors in {', '.join(map(str, errlogs.values()))})")
+    return n
+
 
 def _lease(tb: Testbed, dep, say, ap: str, first: int, count: int, port: int) -> list[str]:
     out = tb.exec(ap, [sys.executable, "-m", "l3roam.experiment.lightclients", "--master",

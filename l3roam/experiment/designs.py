@@ -178,3 +178,14 @@ def batman_available() -> tuple[bool, str]:
     if out.returncode == 0:
         return True, "modprobe -n batman-adv succeeded"
     return False, (out.stderr.strip() or f"modprobe -n batman-adv failed (exit {out.returncode})")
+
+
+def seg6_available() -> tuple[bool, str]:
+    """Whether this kernel has SRv6 lightweight tunnels (l3roam's hand-off), tried in a throwaway namespace."""
+    import subprocess
+
+    script = ("ip link set lo up && ip -6 route add fc00::d4/128 encap seg6local action End.DX4 nh4 0.0.0.0 dev lo")
+    out = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True)
+    if out.returncode == 0:
+        return True, "a seg6local route was accepted"
+    return False, out.stderr.strip() or f"exit {out.returncode}"

@@ -95,52 +95,85 @@ def gap_cdf(runs: list[dict], path: Path) -> Path | None:
 
 
 def hello_tradeoff(runs: list[dict], path: Path) -> Path | None:
-    rows = [r for r in summarize_scenarios(runs) if r.kind == "l3roam" and r.handoff is False and r.roams]
-    if len(rows) < 2:
+    """Gap and control traffic against the interval of the periodic control message:
+    babel's hello (l3roam without hand-off) and, where measured, batman-adv's OGM interval."""
+    rows = [r for r in summarize_scenarios(runs) if r.kind == "l3roam" and r.handoff is False and r.roams
+            and r.client == "talks"]
+    bats = sorted((r for r in summarize_scenarios(runs) if r.kind == "batman" and r.roams and r.client == "talks"
+                   and r.orig_interval), key=lambda r: r.orig_interval or 0)
+    if len(rows) < 2 and len(bats) < 2:
         return None
     rows.sort(key=lambda r: r.hello or 0)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    hs = [r.hello for r in rows]
-    ax.plot(hs, [r.down_gap.median for r in rows], "o-", label="median gap (ms)")
-    ax.plot(hs, [r.down_gap.p95 for r in rows], "s--", label="p95 gap (ms)")
-    ax.set_xscale("log")
-    ax.set_xlabel("babel hello interval (s)")
-    ax.set_ylabel("handover gap (ms)")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     ax2 = ax.twinx()
-    ax2.plot(hs, [r.control_bps.median for r in rows], "^-", color="tab:red", label="babel B/s per link")
-    ax2.set_ylabel("babel bytes/s per link", color="tab:red")
+    for series, xs, label, color in ((rows, [r.hello for r in rows], "babel hello", "tab:blue"),
+                                     (bats, [(r.orig_interval or 0) / 1000 for r in bats], "batman-adv OGM",
+                                      "tab:purple")):
+        if not series:
+            continue
+        ax.plot(xs, [r.down_gap.median for r in series], "o-", color=color, label=f"{label}: median gap (ms)")
+        ax.plot(xs, [r.down_gap.p95 for r in series], "s--", color=color, alpha=0.6, label=f"{label}: p95 gap (ms)")
+        ax2.plot(xs, [r.control_bps.median for r in series], "^:", color=color, alpha=0.8,
+                 label=f"{label}: control B/s per link")
+    ax.set_xscale("log")
+    ax.set_xlabel("interval of the periodic control message (s): babel hello / batman-adv OGM")
+    ax.set_ylabel("handover gap (ms)")
+    ax2.set_ylabel("control bytes/s per link (triangles)")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper center")
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="upper left")
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
 
 
+DESIGN_LABEL = {"l3roam": "l3roam (/32 per client in babel)", "batman": "batman-adv (MAC per client in its TT)"}
+
+
+def _control(c: dict) -> tuple[float, float]:
+    """Control bytes and packets per s per link of a cost point (babel, or batman-adv's control frames)."""
+    if "control_bytes_per_s_per_link" in c:
+        return c["control_bytes_per_s_per_link"], c["control_packets_per_s_per_link"]
+    return c["babel_bytes_per_s_per_link"], c["babel_packets_per_s_per_link"]
+
+
+def _designs(costs: list[dict]) -> dict[str, tuple[list[dict], list[dict]]]:
+    out = {}
+    for d in ("l3roam", "batman"):
+        mine = [c for c in costs if c.get("design", "l3roam") == d and not c.get("error")]
+        pts = sorted((c for c in mine if not c.get("roam_rate")), key=lambda c: c["clients"])
+        roam = sorted((c for c in mine if c.get("roam_rate")), key=lambda c: c["roam_rate"])
+        if pts:
+            out[d] = (pts, roam)
+    return out
+
+
 def control_vs_clients(costs: list[dict], path: Path) -> Path | None:
-    pts = sorted((c for c in costs if not c.get("roam_rate")), key=lambda c: c["clients"])
-    roam = sorted((c for c in costs if c.get("roam_rate")), key=lambda c: c["roam_rate"])
-    if not pts:
+    by = _designs(costs)
+    if not by:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    xs = [max(c["clients"], 1) for c in pts]
-    axes[0].plot(xs, [c["babel_bytes_per_s_per_link"] for c in pts], "o-", label="bytes/s")
-    axes[0].plot(xs, [c["babel_packets_per_s_per_link"] for c in pts], "s--", label="packets/s")
+    used = False
+    for d, (pts, roam) in by.items():
+        xs = [max(c["clients"], 1) for c in pts]
+        axes[0].plot(xs, [_control(c)[0] for c in pts], "o-", label=f"{DESIGN_LABEL[d]}: bytes/s")
+        axes[0].plot(xs, [_control(c)[1] for c in pts], "s--", label=f"{DESIGN_LABEL[d]}: packets/s")
+        if roam:
+            used = True
+            base = [c for c in pts if c["clients"] == roam[0]["clients"]]
+            rs = ([0.0] if base else []) + [c["roam_rate"] for c in roam]
+            allp = base[-1:] + roam
+            axes[1].plot(rs, [_control(c)[0] for c in allp], "o-",
+                         label=f"{DESIGN_LABEL[d]} ({roam[0]['clients']} clients)")
     axes[0].set_xscale("log")
     axes[0].set_yscale("log")
-    axes[0].set_xlabel("clients (host routes; 0 plotted at 1)")
-    axes[0].set_ylabel("babel traffic per link")
-    axes[0].legend(fontsize=8)
+    axes[0].set_xlabel("clients (0 plotted at 1)")
+    axes[0].set_ylabel("control traffic per link")
+    axes[0].legend(fontsize=7)
     axes[0].grid(True, which="both", alpha=0.3)
-    if roam:
-        base = [c for c in pts if c["clients"] == roam[0]["clients"]]
-        rs = ([0.0] if base else []) + [c["roam_rate"] for c in roam]
-        allp = base[-1:] + roam
-        axes[1].plot(rs, [c["babel_bytes_per_s_per_link"] for c in allp], "o-", label="babel B/s per link")
-        axes[1].set_xlabel(f"roams per second ({roam[0]['clients']} clients)")
-        axes[1].set_ylabel("babel bytes/s per link")
-        ax2 = axes[1].twinx()
-        ax2.plot(rs, [c["babeld_cpu_percent_per_router"] for c in allp], "s--", color="tab:red")
-        ax2.set_ylabel("babeld CPU % per router", color="tab:red")
+    if used:
+        axes[1].set_xlabel("roams per second")
+        axes[1].set_ylabel("control bytes/s per link")
+        axes[1].legend(fontsize=7)
         axes[1].grid(True, alpha=0.3)
     else:
         axes[1].axis("off")
@@ -148,18 +181,20 @@ def control_vs_clients(costs: list[dict], path: Path) -> Path | None:
 
 
 def table_vs_clients(costs: list[dict], path: Path) -> Path | None:
-    pts = sorted((c for c in costs if not c.get("roam_rate")), key=lambda c: c["clients"])
-    if not pts:
+    by = _designs(costs)
+    if not by:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    xs = [max(c["clients"], 1) for c in pts]
-    ax.plot(xs, [c["table_max"] for c in pts], "o-", label="largest table (routes)")
-    ax.plot(xs, [c["table_median"] for c in pts], "s--", label="median table (routes)")
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for d, (pts, _) in by.items():
+        xs = [max(c["clients"], 1) for c in pts]
+        what = "routes" if d == "l3roam" else "TT entries"
+        ax.plot(xs, [c["table_max"] for c in pts], "o-", label=f"{DESIGN_LABEL[d]}: largest ({what})")
+        ax.plot(xs, [c["table_median"] for c in pts], "s--", label=f"{DESIGN_LABEL[d]}: median ({what})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("clients (0 plotted at 1)")
-    ax.set_ylabel("routes per router")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("entries per router")
+    ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)
 

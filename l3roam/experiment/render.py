@@ -24,6 +24,8 @@ class ScenarioRow:
     kind: str
     handoff: bool | None
     hello: float | None
+    client: str
+    orig_interval: int | None
     runs: int
     failed: int
     roams: int
@@ -42,11 +44,26 @@ class ScenarioRow:
     agent_cpu: Summary  # % of one core per AP
     table_max: Summary
     redhcp_ms: Summary
+    system_cpu: Summary  # % of the whole machine during the runs (batman-adv works in the kernel)
     server: str = ""  # where the traffic server ran (router, gateway/AP, hops to the APs)
 
     @property
     def label(self) -> str:
         return self.name
+
+
+def _ctl(run: dict, key: str) -> float:
+    """Control traffic of a run: ``control_*`` (babel + batman-adv control), or babel's in older records."""
+    c = run["control"]
+    return c.get(f"control_{key}_per_s_per_link", c[f"babel_{key}_per_s_per_link"])
+
+
+def _table(run: dict) -> int:
+    """Largest per-router table: routes, or for batman-adv translation-table entries + originators."""
+    bat = run.get("batman")
+    if bat and bat.get("tables"):
+        return max(t["tt_local"] + t["tt_global"] + t["originators"] for t in bat["tables"].values())
+    return max(run["tables"].values())
 
 
 def _vals(runs: list[dict], key: str) -> list[float]:
@@ -68,6 +85,7 @@ def summarize_scenarios(runs: list[dict]) -> list[ScenarioRow]:
         first = rs[0]
         rows.append(ScenarioRow(
             name=name, kind=first["kind"], handoff=first.get("handoff"), hello=first.get("hello"),
+            client=first.get("client", "talks"), orig_interval=first.get("orig_interval"),
             runs=len(rs), failed=len(rs) - len(ok), roams=sum(len(r.get("roams", [])) for r in ok),
             down_gap=summarize(_vals(ok, "down_gap_ms")), up_gap=summarize(_vals(ok, "up_gap_ms")),
             down_lost=summarize(_vals(ok, "down_lost")), up_lost=summarize(_vals(ok, "up_lost")),
@@ -75,13 +93,15 @@ def summarize_scenarios(runs: list[dict]) -> list[ScenarioRow]:
             reordered=int(sum(_vals(ok, "down_reord")) + sum(_vals(ok, "up_reord"))),
             tcp_alive=sum(1 for t in tcp if t.get("alive")), tcp_runs=len(tcp),
             tcp_stall=summarize([t["longest_stall_ms"] for t in tcp if t.get("longest_stall_ms") is not None]),
-            control_bps=summarize([r["control"]["babel_bytes_per_s_per_link"] for r in ok if r.get("control")]),
-            control_pps=summarize([r["control"]["babel_packets_per_s_per_link"] for r in ok if r.get("control")]),
+            control_bps=summarize([_ctl(r, "bytes") for r in ok if r.get("control")]),
+            control_pps=summarize([_ctl(r, "packets") for r in ok if r.get("control")]),
             babeld_cpu=summarize([r["control"]["babeld_cpu_percent_per_router"] for r in ok if r.get("control")]),
             agent_cpu=summarize([r["control"]["agent_cpu_percent_per_ap"] for r in ok
                                  if r.get("control") and r["control"].get("agent_cpu_percent_per_ap") is not None]),
-            table_max=summarize([max(r["tables"].values()) for r in ok if r.get("tables")]),
+            table_max=summarize([_table(r) for r in ok if r.get("tables")]),
             redhcp_ms=summarize(_vals(ok, "redhcp_ms")),
+            system_cpu=summarize([r["control"]["system_cpu_percent"] for r in ok
+                                  if r.get("control") and r["control"].get("system_cpu_percent") is not None]),
             server=_server_text(first),
         ))
     return rows
@@ -135,9 +155,9 @@ def table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def pick(rows: list[ScenarioRow], kind: str, handoff: bool | None = None) -> ScenarioRow | None:
+def pick(rows: list[ScenarioRow], kind: str, handoff: bool | None = None, client: str = "talks") -> ScenarioRow | None:
     for r in rows:
-        if r.kind == kind and (handoff is None or r.handoff == handoff) and r.roams:
+        if r.kind == kind and (handoff is None or r.handoff == handoff) and r.roams and r.client == client:
             return r
     return None
 
@@ -201,7 +221,8 @@ def verdicts(rows: list[ScenarioRow], costs: list[dict]) -> list[tuple[str, str,
 
 def control_per_client(costs: list[dict]) -> float | None:
     """Babel bytes/s per link added by one client (least squares over the points without roams)."""
-    pts = [(c["clients"], c["babel_bytes_per_s_per_link"]) for c in costs if not c.get("roam_rate")]
+    pts = [(c["clients"], c["babel_bytes_per_s_per_link"]) for c in costs
+           if not c.get("roam_rate") and c.get("design", "l3roam") == "l3roam" and not c.get("error")]
     if len(pts) < 2:
         return None
     n = len(pts)
@@ -242,9 +263,16 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
            f"{meta.get('cores', '?')} cores, {meta.get('memory_mib', '?')} MiB; {meta.get('os', '?')}, "
            f"kernel {meta.get('kernel', '?')}; babeld {meta.get('babeld', '?')}; {meta.get('dnsmasq', '?')}; "
            f"Python {meta.get('python', '?')}.", ""]
+    if meta.get("vm"):
+        md += [f"Where it ran: **in a VM**, {meta['vm']}, on a host with kernel {meta.get('host_kernel', '?')}; "
+               "all scenarios and the client costs share the guest's kernel and its one CPU"
+               + (f"; the scale part ran on the {meta['scale_ran_on']}" if meta.get("scale_ran_on") else "")
+               + f". l3roam's hand-off: {meta.get('handoff_encapsulation', 'SRv6')}.", ""]
     md += [f"batman-adv: {'available' if meta.get('batman_adv') else 'absent on this kernel'} "
-           f"({meta.get('batman_adv_detail', '?')})" + ("" if meta.get("batman_adv") else
-           "; the L2 baseline (Linux bridges joined by VXLAN over the babel routes) stands in for it."), ""]
+           + (f"(version {meta['batman_adv_version']})" if meta.get("batman_adv_version")
+              else f"({meta.get('batman_adv_detail', '?')})")
+           + ("" if meta.get("batman_adv") else
+              "; the L2 baseline (Linux bridges joined by VXLAN over the babel routes) stands in for it."), ""]
     skipped = list(dict.fromkeys(meta.get("skipped", [])))
     for s in skipped:
         md.append(f"- skipped: {s}")
@@ -259,9 +287,11 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                "the table below. Traffic: UDP probes at 100 packets/s downstream "
                "(server to client) and upstream, and a TCP echo stream (100 bytes every 10 ms) from the client.", ""]
     md += ["## Scenarios", ""]
-    md.append(table(["scenario", "design", "hand-off", "hello s", "server (hops to the APs)", "runs", "roams"],
+    md.append(table(["scenario", "design", "hand-off", "interval s (babel hello / batman OGM)", "client after a move",
+                     "server (hops to the APs)", "runs", "roams"],
                     [[r.name, KIND_LABEL.get(r.kind, r.kind), {True: "yes", False: "no"}.get(r.handoff, "–"),
-                      fmt(r.hello, 2), r.server or "–", f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else ""),
+                      fmt(r.hello, 2) if r.kind != "batman" else f"OGM {fmt((r.orig_interval or 1000) / 1000, 2)}",
+                      r.client, r.server or "–", f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else ""),
                       str(r.roams)]
                      for r in rows]))
     md += ["", "## Handover", "",
@@ -289,13 +319,24 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                                    "(l3roam without hand-off)")):
         if key in figures:
             md += ["", f"![{key}]({figures[key]})", "", f"*{caption}*"]
+    md += behaviour_section(rows)
     md += ["", "## Costs during the runs", "",
-           "Babel traffic per link (both directions; nftables counters on UDP 6696 at every router), CPU time "
-           "from /proc/<pid>/stat, largest routing table (IPv4 + IPv6 routes) over all routers.", ""]
-    md.append(table(["scenario", "babel B/s per link", "babel pkt/s per link", "babeld CPU % per router",
-                     "agent CPU % per AP", "largest table"],
+           "Control traffic per link, both directions: babel (UDP 6696) for the L3 designs and the L2 stand-in's "
+           "underlay, batman-adv's own control frames (ethertype 0x4305 of packet type OGM, ELP, OGMv2 or unicast "
+           "TVLV: translation-table and roaming messages) for batman-adv; counted "
+           + ("by tc egress filters on every mesh interface (bytes include the Ethernet header)"
+              if meta.get("vm") else "by nftables counters (IP bytes)")
+           + ". CPU time of babeld and the agents from /proc/<pid>/stat; machine CPU from /proc/stat (batman-adv "
+           "works in the kernel, so only the machine total sees it; it includes the probes). Largest table: "
+           "routes (IPv4 + IPv6) per router, or for batman-adv translation-table entries (local + global) plus "
+           "originators.", ""]
+    md.append(table(["scenario", "control B/s per link", "control pkt/s per link", "babeld CPU % per router",
+                     "agent CPU % per AP", "machine CPU %", "largest table"],
                     [[r.name, spread(r.control_bps), spread(r.control_pps, 1), spread(r.babeld_cpu, 2),
-                      spread(r.agent_cpu, 2), fmt(r.table_max.median)] for r in rows]))
+                      spread(r.agent_cpu, 2), spread(r.system_cpu, 1), fmt(r.table_max.median)] for r in rows]))
+    l3costs = [c for c in costs if c.get("design", "l3roam") == "l3roam"]
+    batcosts = [c for c in costs if c.get("design") == "batman"]
+    costs = l3costs
     if costs:
         md += ["", "## Costs against clients and roam rate", "",
                "l3roam (hand-off on) with lightweight clients: a lease from the master through its client library "
@@ -313,14 +354,18 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
         if slope is not None:
             md += ["", f"Least-squares slope: **{fmt(slope, 1)} B/s of babel traffic per link per client** "
                    f"(update interval 4 s; a /32 costs its share of the periodic full dumps)."]
+    md += batman_cost_section(batcosts)
+    if costs or batcosts:
         for key in ("control", "table"):
             if key in figures:
                 md += ["", f"![{key}]({figures[key]})"]
     if scale:
         md += ["", "## How large a mesh this machine carries", "",
-               "Each router a namespace with its own babeld (babel timers from the experiment file, else by size); "
-               "built, converged "
-               "(every router has a route to every loopback), then 5 s measured.", ""]
+               "Each router a namespace with its own babeld (babel timers from the experiment file, else by size); built, converged "
+               "(every router has a route to every loopback), then 5 s measured"
+               + (f", on the {meta['scale_ran_on']} (a mesh of hundreds of routing daemons does not fit the VM's "
+                  "one CPU); babel only, batman-adv is not part of this section" if meta.get("scale_ran_on") else "")
+               + ".", ""]
         cores = meta.get("cores") or 1
         md.append(table(["mesh", "routers", "links", "hello s", "built s", "converged s",
                          "babeld CPU % of one core (all)", "babeld RSS MiB (all)", "memory used MiB",
@@ -349,5 +394,11 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
     if v:
         md += ["", "## Verdict: L3 roaming (l3roam, hand-off) against the L2 baseline", ""]
         md.append(table(["metric", "L3 is", "figures"], [[m, w, s] for m, w, s in v]))
+    md += batman_verdict_section(rows, l3costs, batcosts)
     md.append("")
     return "\n".join(md)
+
+
+from l3roam.experiment.render_batman import (  # noqa: E402  (it uses the helpers above)
+    batman_cost_section, batman_verdict_section, behaviour_section,
+)

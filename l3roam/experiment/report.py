@@ -1,7 +1,9 @@
 """``l3roam report DIR``: the Markdown report and PNG plots of an experiment's output.
 
 Reads ``meta.json``, ``runs.json`` and, when present, ``costs.json`` and
-``scale.json`` from DIR (written by ``l3roam experiment``); writes
+``scale.json`` from DIR (a directory with only ``clientscale-*.json``
+renders the "Many clients" section into an existing Markdown file instead,
+between its markers; see ``l3roam.experiment.clientreport``) (written by ``l3roam experiment``); writes
 ``DIR/report.md`` and ``DIR/figures/*.png``.  ``--md`` and ``--figures``
 write them elsewhere (docs/results.md with docs/results/), with image links
 relative to the Markdown file.  Needs matplotlib (``pip install .[report]``).
@@ -38,6 +40,8 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     fig_dir.mkdir(parents=True, exist_ok=True)
     meta = _load(out / "meta.json", {})
     runs = _load(out / "runs.json", [])
+    if not runs and list(out.glob("clientscale-*.json")):
+        return write_clients_section(out, md_path, fig_dir)
     costs = _load(out / "costs.json", [])
     scale = _load(out / "scale.json", [])
     if any("apps" in r or "pace" in r for r in runs):
@@ -55,7 +59,33 @@ def write_report(out: Path, md_path: Path | None = None, fig_dir: Path | None = 
     text = render_markdown(meta, runs, costs, scale, figures, title)
     if notes:
         text += "\n" + notes.strip() + "\n"
+    kept = _clients_section(md_path)
     md_path.write_text(text)
+    if kept:  # the "Many clients" section comes from its own runs: a full report keeps it
+        from l3roam.experiment.clientreport import splice
+
+        splice(md_path, kept)
+    return md_path
+
+
+def _clients_section(md_path: Path) -> str | None:
+    from l3roam.experiment.clientreport import BEGIN, END
+
+    text = md_path.read_text() if md_path.exists() else ""
+    if BEGIN not in text or END not in text:
+        return None
+    return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+
+
+def write_clients_section(out: Path, md_path: Path, fig_dir: Path) -> Path:
+    """Client-scale results only: render the "Many clients" section into ``md_path`` (between its markers)."""
+    from l3roam.experiment import clientreport
+
+    meshes = clientreport.load(out)
+    fig = clientreport.figure(meshes, fig_dir / "clients-control.png")
+    section = clientreport.render_section(meshes, os.path.relpath(fig, md_path.parent) if fig else None)
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    clientreport.splice(md_path, section)
     return md_path
 
 

@@ -25,6 +25,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from l3roam.experiment import batman
 from l3roam.experiment import costs as cost
 from l3roam.experiment import designs
 from l3roam.experiment.spec import ExperimentSpec, ScenarioSpec
@@ -32,8 +33,9 @@ from l3roam.measure.analysis import tcp_alive_at
 from l3roam.testbed import topology
 from l3roam.testbed.session import run_roams
 from l3roam.testbed.topology import Topology
+from l3roam.vm.uml import in_vm
 
-ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
+ROAM_FIELDS = ["scenario", "kind", "handoff", "hello", "client", "orig_interval", "rep", "seed", "roam", "src", "dst", "at", "move_ms",
                "down_gap_ms", "down_lost", "down_sent", "down_dup", "down_reord",
                "up_gap_ms", "up_lost", "up_sent", "up_dup", "up_reord", "tcp_alive", "addr_after"]
 
@@ -70,11 +72,16 @@ def machine_info() -> dict:
         if line.startswith("MemTotal:"):
             mem_kib = int(line.split()[1])
     ok, why = designs.batman_available()
+    seg6, seg6_why = designs.seg6_available()
+    from l3roam.vm.uml import ENV_HOST_KERNEL, ENV_VM
     return {
+        "vm": os.environ.get(ENV_VM) or None, "host_kernel": os.environ.get(ENV_HOST_KERNEL) or platform.release(),
         "hostname": platform.node(), "kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(),
         "memory_mib": mem_kib // 1024, "python": platform.python_version(),
         "babeld": ".".join(map(str, installed_version())), "os": first_line(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
         "dnsmasq": first_line(["dnsmasq", "--version"]).split("  ")[0], "batman_adv": ok, "batman_adv_detail": why,
+        "batman_adv_version": batman.module_version(), "seg6": seg6, "seg6_detail": seg6_why,
+        "handoff_encapsulation": "SRv6 (seg6)" if seg6 else "IPv4-in-IPv6 tunnels (ip6tnl; no SRv6 in this kernel)",
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
     }
 
@@ -110,9 +117,10 @@ def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir
 
 class Runner:
     def __init__(self, spec: ExperimentSpec, spec_path: Path, out: Path, say: Progress | None = None,
-                 repetition: int | None = None):
+                 repetition: int | None = None, meshes: tuple[str, ...] = ()):
         self.spec = spec
         self.repetition = repetition  # run only this repetition (1-based), merged into ``out``
+        self.meshes = meshes  # client-scale meshes to run (empty: all)
         self.spec_path = spec_path
         self.out = out
         self.say = say or Progress()
@@ -122,7 +130,7 @@ class Runner:
 
     # ------------------------------------------------------------------ scenarios
 
-    def run_all(self) -> dict:
+    def run_all(self, scale: bool = True) -> dict:
         self.out.mkdir(parents=True, exist_ok=True)
         meta = machine_info()
         meta["title"] = self.spec.title
@@ -164,11 +172,14 @@ class Runner:
                            "roams": []}
                 runs.append(rec)
                 self._write_runs(runs)
+        meta["batman_adv_version"] = batman.module_version() or meta.get("batman_adv_version")  # loaded by now
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
         if self.spec.costs.enabled:
             self.run_costs()
-        if self.spec.scale.enabled:
+        if self.spec.scale.enabled and scale:
             self.run_scale()
+        if self.spec.client_scale.enabled:
+            self.run_client_scale()
         meta["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         meta["seconds"] = round(time.monotonic() - self.say.t0)
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -216,11 +227,23 @@ class Runner:
             agent_pids = bed.agent_pids
             snap0 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             t = self.spec.traffic
-            res = run_roams(tb, client.name, ip0, moves, workdir, on_move=bed.on_move, rate=t.rate,
-                            upstream=t.upstream, tcp=t.tcp)
+            talks = sc.client == "talks"
+            air = None
+            if in_vm():  # process starts are slow in the guest: move the station port over netlink
+                from l3roam.testbed.netlinkair import NetlinkAir
+
+                air = NetlinkAir(tb)
+            try:
+                res = run_roams(tb, client.name, ip0, moves, workdir, on_move=bed.on_move, rate=t.rate,
+                                upstream=t.upstream and talks, tcp=t.tcp and talks, air=air)
+            finally:
+                if air is not None:
+                    air.close()
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
+            self.say(f"  traffic done ({res.received_down}/{res.sent_down} probes down); reading tables")
             tables = cost.table_sizes(tb)
             build_s = tb.build_seconds
+            bat_info = bed.batman_records()
         addresses, redhcp_ms = bed.addresses, bed.redhcp_ms
         roams = []
         for i, m in enumerate(res.moves):
@@ -241,7 +264,10 @@ class Runner:
             })
         rates = cost.rates(snap0, snap1, len(topo.links), len(topo.routers), len(agent_pids))
         rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
-               "hello": hello, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
+               "hello": hello if sc.kind != "batman" else None, "client": sc.client,
+               "talk_delay": sc.talk_delay if sc.client == "later" else None,
+               "orig_interval": (sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS) if sc.kind == "batman" else None,
+               "batman": bat_info, "dat": sc.dat if sc.kind == "batman" else None, "rep": rep + 1, "seed": seed, "converge_s": round(conv, 2), "ip_before": ip0,
                "server": topo.server, "placement": topo.placement(), "placement_text": topo.placement_text(),
                "build_s": round(build_s or 0, 2),
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
@@ -250,7 +276,8 @@ class Runner:
         gaps = sorted(x["down_gap_ms"] for x in roams if x["down_gap_ms"] is not None)
         tcp_ok = res.tcp.get("alive") if res.tcp else None
         self.say(f"  gaps (down) {', '.join(f'{g:.0f}' for g in gaps)} ms; TCP "
-                 f"{'alive' if tcp_ok else 'broken'}; babel {rates['babel_bytes_per_s_per_link']:.0f} B/s per link")
+                 f"{'alive' if tcp_ok else 'broken' if res.tcp else 'off'}; control "
+                 f"{rates['control_bytes_per_s_per_link']:.0f} B/s per link")
         return rec
 
     # ------------------------------------------------------------------ costs
@@ -258,9 +285,38 @@ class Runner:
         from l3roam.experiment.clientcost import run_costs
 
         topo = scenario_topology(self.base, self.spec.prefix, self.spec.costs.hello, self.tb_path.parent)
-        run_costs(self.spec.costs, topo, self.out, self.say)
+        designs_ = self.spec.costs.designs
+        if "l3roam" in designs_:
+            run_costs(self.spec.costs, topo, self.out, self.say)
+        if "batman" in designs_:
+            from l3roam.experiment.batmancost import run_batman_costs
+
+            try:
+                pts = run_batman_costs(self.spec.costs, topo, self.say)
+            except Exception as exc:  # recorded; the experiment carries on
+                self.say(f"  batman-adv costs FAILED: {type(exc).__name__}: {exc}")
+                pts = [{"design": "batman", "error": f"{type(exc).__name__}: {exc}"}]
+            path = self.out / "costs.json"
+            old = json.loads(path.read_text()) if path.exists() and "l3roam" in designs_ else []
+            allp = [{"design": "l3roam", **x} if "design" not in x else x for x in old] + pts
+            path.write_text(json.dumps(allp, indent=1))
+            fields = list(dict.fromkeys(k for x in allp for k in x))
+            with open(self.out / "costs.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+                w.writeheader()
+                w.writerows(allp)
 
     def run_scale(self) -> None:
         from l3roam.experiment.scale import run_scale
 
         run_scale(self.spec.scale, self.spec.prefix, self.spec_path.parent, self.out, self.say)
+
+    def run_client_scale(self) -> None:
+        from l3roam.experiment.clientscale import run_client_scale
+
+        for m in self.spec.client_scale.meshes:
+            if self.meshes and m.name not in self.meshes:
+                continue
+            path = m.testbed if m.testbed.is_absolute() else self.spec_path.parent / m.testbed
+            topo = topology.load(path, prefix=self.spec.prefix)
+            run_client_scale(self.spec.client_scale, m.name, topo, self.out, self.say)

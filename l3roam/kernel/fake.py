@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from l3roam.errors import KernelError
-from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC, LinkEvent
+from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC, LinkEvent, LinkInfo
 from l3roam.kernel.plan import plan_host_routes
 from l3roam.kernel.sysctl import gateway_sysctls, sysctl_key
 
@@ -79,6 +79,9 @@ class FakeKernel:
         self.arps: list[tuple[str, IPv4Address, str, str]] = []
         self.calls: list[tuple[str, tuple]] = []
         self.closed = False
+        self.guard: str | None = None  # the guarded interface once guard_setup ran
+        self.bound: dict[IPv4Address, str] = {}  # station binding: address -> MAC
+        self.port_marks: dict[str, int] = {}
 
     def _need(self, ifname: str) -> FakeLink:
         if ifname not in self.links:
@@ -129,18 +132,60 @@ class FakeKernel:
         for key, value in gateway_sysctls(ifname):
             self.sysctls[key] = str(value)
 
-    def teardown_gateway(self, ifname: str, gateway: IPv4Interface) -> None:
-        self._log("teardown_gateway", ifname, gateway)
+    def teardown_gateway(self, ifname: str, gateway: IPv4Interface, before: LinkInfo | None = None) -> None:
+        self._log("teardown_gateway", ifname, gateway, before)
         link = self._need(ifname)
         link.addresses.discard(IPv4Interface(f"{gateway.ip}/32"))
         self.sysctls[f"net.ipv4.conf.{sysctl_key(ifname)}.proxy_arp"] = "0"
         self.sysctls[f"net.ipv4.conf.{sysctl_key(ifname)}.proxy_arp_pvlan"] = "0"
+        if before is not None:
+            link.mac, link.up = before.mac, before.up
+            link.addresses |= set(before.ipv4)
+
+    def get_link(self, ifname: str) -> LinkInfo:
+        link = self._need(ifname)
+        return LinkInfo(link.mac, link.up, tuple(sorted(link.addresses)))
 
     def send_gratuitous_arp(self, ifname: str, ip: IPv4Address, mac: str,
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:
         self._log("send_gratuitous_arp", ifname, ip, mac, dst_mac)
         self._need(ifname)
         self.arps.append((ifname, IPv4Address(ip), mac.lower(), dst_mac.lower()))
+
+    # station binding
+    def guard_setup(self, ifname: str, gateway: IPv4Address, trusted_ports: tuple[str, ...] = (),
+                    **limits: int) -> None:
+        self._log("guard_setup", ifname, gateway, tuple(trusted_ports))
+        self._need(ifname)
+        self.guard = ifname
+
+    def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._log("guard_bind", ifname, ip, mac)
+        self._need(ifname)
+        if self.guard is None:
+            raise KernelError("station binding", detail="guard_setup was not called")
+        self.bound[IPv4Address(ip)] = mac.lower()
+
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._log("guard_unbind", ifname, ip, mac)
+        if self.bound.get(IPv4Address(ip)) == mac.lower():
+            del self.bound[IPv4Address(ip)]
+
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        self._log("guard_port", ifname, mark)
+        if mark is None:
+            self.port_marks.pop(ifname, None)
+        else:
+            self.port_marks[ifname] = mark
+
+    def guard_bindings(self) -> dict[IPv4Address, str]:
+        return dict(self.bound)
+
+    def guard_counters(self) -> dict[str, int]:
+        return {}
+
+    def guard_teardown(self) -> None:
+        self.guard = None
 
     # SRv6
     def install_sid(self, sid: IPv6Address, ifname: str, proto: int = DEFAULT_ROUTE_PROTO) -> None:

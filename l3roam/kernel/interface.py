@@ -63,6 +63,15 @@ class NeighbourSeen:
 LinkEvent = LinkUp | LinkDown | NeighbourSeen
 
 
+@dataclass(frozen=True)
+class LinkInfo:
+    """What ``setup_gateway`` may change on an interface, read before it does."""
+
+    mac: str
+    up: bool
+    ipv4: tuple[IPv4Interface, ...] = ()
+
+
 @runtime_checkable
 class Kernel(Protocol):
     """Every kernel operation the node agent performs."""
@@ -87,12 +96,40 @@ class Kernel(Protocol):
     def setup_gateway(self, ifname: str, gateway: IPv4Interface, gateway_mac: str) -> None:
         """Gateway MAC and ``gateway.ip/32`` on ``ifname``, proxy ARP, forwarding."""
 
-    def teardown_gateway(self, ifname: str, gateway: IPv4Interface) -> None:
-        """Remove the gateway address and switch proxy ARP off again."""
+    def teardown_gateway(self, ifname: str, gateway: IPv4Interface, before: LinkInfo | None = None) -> None:
+        """Remove the gateway address and switch proxy ARP off again; with ``before``
+        (``get_link`` before ``setup_gateway``) also restore the MAC, the IPv4
+        addresses setup took off and the link state."""
+
+    def get_link(self, ifname: str) -> LinkInfo:
+        """MAC, administrative state and IPv4 addresses of ``ifname``."""
 
     def send_gratuitous_arp(self, ifname: str, ip: IPv4Address, mac: str,
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:
         """Announce ``ip`` is at ``mac`` on ``ifname`` (ARP reply, RFC 5227 §3)."""
+
+    # --- station binding (guard_rules.py, guard.py) ----------------------------
+    def guard_setup(self, ifname: str, gateway: IPv4Address, trusted_ports: tuple[str, ...] = (),
+                    **limits: int) -> None:
+        """Filter the client side of ``ifname``: only bound (MAC, address) pairs source IPv4/ARP."""
+
+    def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        """Bind ``ip`` to ``mac``: a permanent neighbour entry and a filter element."""
+
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        """Undo ``guard_bind``; absent is fine."""
+
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        """DHCP entering by station port ``ifname`` gets packet mark ``mark`` (None: forget it)."""
+
+    def guard_bindings(self) -> dict[IPv4Address, str]:
+        """The pairs bound now: address -> MAC."""
+
+    def guard_counters(self) -> dict[str, int]:
+        """Packets dropped, by reason (``guard_rules.REASONS``)."""
+
+    def guard_teardown(self) -> None:
+        """Remove the filter."""
 
     # --- SRv6 hand-off ---------------------------------------------------------
     def install_sid(self, sid: IPv6Address, ifname: str, proto: int = DEFAULT_ROUTE_PROTO) -> None:
@@ -118,6 +155,9 @@ class Kernel(Protocol):
 
     def set_sysctl(self, key: str, value: str | int) -> None:
         """Write a sysctl (dotted key) and read it back; KernelError names the key."""
+
+    def get_sysctl(self, key: str) -> str:
+        """Read a sysctl (dotted key); KernelError names the key."""
 
     def get_sysctl(self, key: str) -> str:
         """Read a sysctl (dotted key)."""

@@ -22,7 +22,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from l3roam.errors import KernelError
 from l3roam.proto.arp import ArpOp, ArpPacket, encode_arp_frame
-from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC
+from l3roam.kernel.interface import DEFAULT_ROUTE_PROTO, RTPROT_STATIC, LinkInfo
 from l3roam.kernel.nsthread import NamespaceThread
 from l3roam.kernel.plan import plan_host_routes
 from l3roam.kernel.rtnl import RouteSocket
@@ -40,6 +40,10 @@ RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RT_SCOPE_NOWHERE = 255  # in a delete: match any scope (fib_table_delete)
 LWTUNNEL_ENCAP_SEG6 = 5
+IPPROTO_IPIP = 4
+IP6_TNL_F_IGN_ENCAP_LIMIT = 0x1
+#: The flow-based IPv6 tunnel that receives hand-off packets where SRv6 is absent.
+HANDOFF_TUNNEL = "l3ho"
 _MAX_DUPLICATES = 64  # bound on "delete until gone" loops
 
 
@@ -50,6 +54,8 @@ class NetlinkKernel:
         self.netns = netns
         self._ns = NamespaceThread(netns, name=f"l3roam-kernel-{netns or 'host'}")
         self._arp_socks: dict[str, socket.socket] = {}  # ifname -> send-only packet socket
+        self._tunnel_sid: IPv6Address | None = None  # set when the hand-off uses IPv6 tunnels (no SRv6)
+        self._guard = None  # StationGuard once guard_setup ran
         try:
             self._ipr: IPRoute = self._ns.run(IPRoute)
             self._rt = self._ns.run(RouteSocket)  # host routes on the hot path (see rtnl.py)
@@ -100,6 +106,8 @@ class NetlinkKernel:
             for s in self._arp_socks.values():
                 s.close()
             self._arp_socks.clear()
+            if self._guard is not None:
+                self._guard.close()
             self._rt.close()
             self._ns.run(self._ipr.close)
         finally:
@@ -185,18 +193,7 @@ class NetlinkKernel:
         """
         idx = self._ifindex(ifname)
         mac = gateway_mac.lower()
-        link = self._do(f"read interface {ifname}", lambda: self._ipr.get_links(idx)[0])
-        if str(link.get_attr("IFLA_ADDRESS")).lower() != mac:
-            try:
-                self._do(f"set MAC of {ifname}", lambda: self._ipr.link("set", index=idx, address=mac))
-            except KernelError as exc:
-                if exc.errno != errno.EBUSY:
-                    raise
-                # some drivers refuse a MAC change while up
-                self._do(f"set MAC of {ifname}", lambda: (
-                    self._ipr.link("set", index=idx, state="down"),
-                    self._ipr.link("set", index=idx, address=mac),
-                ))
+        self._set_mac(ifname, idx, mac)
         # the same address with another prefix length would bring back the
         # connected route we avoid: take it off
         for a in self._do(f"list addresses of {ifname}", lambda: list(self._ipr.get_addr(family=AF_INET, index=idx))):
@@ -215,17 +212,51 @@ class NetlinkKernel:
             self.set_sysctl(key, value)
         event(log, "gateway_ready", ifname=ifname, gateway=gateway.ip, mac=mac)
 
-    def teardown_gateway(self, ifname: str, gateway: IPv4Interface) -> None:
+    def teardown_gateway(self, ifname: str, gateway: IPv4Interface, before: LinkInfo | None = None) -> None:
         idx = self._ifindex(ifname)
-        try:
-            self._do(f"remove {gateway.ip}/32 from {ifname}",
-                     lambda: self._ipr.addr("del", index=idx, address=str(gateway.ip), prefixlen=32))
-        except KernelError as exc:
-            if exc.errno not in (errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENOENT):
-                raise
+        if before is None or IPv4Interface(f"{gateway.ip}/32") not in before.ipv4:
+            try:
+                self._do(f"remove {gateway.ip}/32 from {ifname}",
+                         lambda: self._ipr.addr("del", index=idx, address=str(gateway.ip), prefixlen=32))
+            except KernelError as exc:
+                if exc.errno not in (errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENOENT):
+                    raise
         self.set_sysctl(f"net.ipv4.conf.{_key(ifname)}.proxy_arp", 0)
         self.set_sysctl(f"net.ipv4.conf.{_key(ifname)}.proxy_arp_pvlan", 0)
-        event(log, "gateway_removed", ifname=ifname, gateway=gateway.ip)
+        if before is not None:
+            self._set_mac(ifname, idx, before.mac)
+            now = set(self.get_link(ifname).ipv4)
+            for a in before.ipv4:  # what setup took off (the gateway with another length)
+                if a not in now:
+                    self._do(f"add {a} to {ifname}", lambda a=a: self._ipr.addr(
+                        "add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen))
+            self._do(f"set {ifname} {'up' if before.up else 'down'}", lambda: self._ipr.link(
+                "set", index=idx, state="up" if before.up else "down"))
+        event(log, "gateway_removed", ifname=ifname, gateway=gateway.ip, restored=before is not None)
+
+    def get_link(self, ifname: str) -> LinkInfo:
+        idx = self._ifindex(ifname)
+        link = self._do(f"read interface {ifname}", lambda: self._ipr.get_links(idx)[0])
+        addrs = self._do(f"list addresses of {ifname}",
+                         lambda: list(self._ipr.get_addr(family=AF_INET, index=idx)))
+        return LinkInfo(mac=str(link.get_attr("IFLA_ADDRESS")).lower(), up=bool(link["flags"] & 1),
+                        ipv4=tuple(IPv4Interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+                                   for a in addrs))
+
+    def _set_mac(self, ifname: str, idx: int, mac: str) -> None:
+        link = self._do(f"read interface {ifname}", lambda: self._ipr.get_links(idx)[0])
+        if str(link.get_attr("IFLA_ADDRESS")).lower() == mac:
+            return
+        try:
+            self._do(f"set MAC of {ifname}", lambda: self._ipr.link("set", index=idx, address=mac))
+        except KernelError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            # some drivers refuse a MAC change while up
+            self._do(f"set MAC of {ifname}", lambda: (
+                self._ipr.link("set", index=idx, state="down"),
+                self._ipr.link("set", index=idx, address=mac),
+            ))
 
     def send_gratuitous_arp(self, ifname: str, ip: IPv4Address, mac: str,
                             dst_mac: str = "ff:ff:ff:ff:ff:ff") -> None:
@@ -269,12 +300,73 @@ class NetlinkKernel:
         encap = {"type": "seg6local", "action": "End.DX4", "nh4": "0.0.0.0"}
         self.set_sysctl("net.ipv6.conf.all.forwarding", 1)
         self.set_sysctl("net.ipv4.ip_forward", 1)
-        self._do(f"install SID {sid}", lambda: self._ipr.route(
-            "replace", family=AF_INET6, dst=str(sid), dst_len=128, oif=idx, proto=proto,
-            table=RT_TABLE_MAIN, encap=encap))
-        event(log, "sid_installed", sid=sid, ifname=ifname)
+        try:
+            self._do(f"install SID {sid}", lambda: self._ipr.route(
+                "replace", family=AF_INET6, dst=str(sid), dst_len=128, oif=idx, proto=proto,
+                table=RT_TABLE_MAIN, encap=encap))
+        except KernelError as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                raise
+            self._install_tunnel_sid(sid)  # a kernel without SRv6 lightweight tunnels
+            return
+        event(log, "sid_installed", sid=sid, ifname=ifname, mode="seg6")
+
+    # IPv6-in-IPv6 fallback.  Where the kernel has no SRv6 lightweight tunnels
+    # (CONFIG_IPV6_SEG6_LWTUNNEL off, e.g. Debian's user-mode Linux), the same
+    # hand-off runs over plain IPv4-in-IPv6 tunnels: the SID becomes a local
+    # address (babeld announces it as an own prefix), a flow-based ip6tnl
+    # device receives and decapsulates whatever is sent to it, and a redirect
+    # is a route into a point-to-point ip6tnl device from our SID to the new
+    # AP's.  40 bytes of overhead instead of 64; no segment routing header.
+
+    def _install_tunnel_sid(self, sid: IPv6Address) -> None:
+        def do() -> None:
+            if not self._ipr.link_lookup(ifname=HANDOFF_TUNNEL):
+                self._ipr.link("add", ifname=HANDOFF_TUNNEL, kind="ip6tnl", ip6tnl_proto=0,
+                               ip6tnl_collect_metadata=True, ip6tnl_flags=IP6_TNL_F_IGN_ENCAP_LIMIT)
+            tidx = self._ipr.link_lookup(ifname=HANDOFF_TUNNEL)[0]
+            self._ipr.link("set", index=tidx, state="up")
+            lo = self._ipr.link_lookup(ifname="lo")[0]
+            self._ipr.addr("replace", index=lo, address=str(sid), prefixlen=128, family=AF_INET6,
+                           flags=0x02)  # IFA_F_NODAD: usable at once
+        self._do(f"install SID {sid} (IPv6 tunnel)", do)
+        self.set_sysctl(f"net.ipv4.conf.{HANDOFF_TUNNEL}.rp_filter", 0)
+        self._tunnel_sid = sid
+        event(log, "sid_installed", sid=sid, ifname=HANDOFF_TUNNEL, mode="ip6tnl")
+
+    @staticmethod
+    def _tunnel_name(sid: IPv6Address) -> str:
+        return f"l3h{sid.packed[-6:].hex()}"[:15]
+
+    def _tunnel_to(self, sid: IPv6Address) -> int:
+        """The point-to-point tunnel from our SID to ``sid``, created on first use; its ifindex."""
+        name = self._tunnel_name(sid)
+        local = self._tunnel_sid
+
+        def do() -> int:
+            found = self._ipr.link_lookup(ifname=name)
+            if not found:
+                self._ipr.link("add", ifname=name, kind="ip6tnl", ip6tnl_local=str(local), ip6tnl_remote=str(sid),
+                               ip6tnl_proto=IPPROTO_IPIP, ip6tnl_flags=IP6_TNL_F_IGN_ENCAP_LIMIT)
+                found = self._ipr.link_lookup(ifname=name)
+                self._ipr.link("set", index=found[0], state="up", mtu=1500)
+            return found[0]
+        idx = self._do(f"tunnel to SID {sid}", do)
+        self.set_sysctl(f"net.ipv4.conf.{name}.rp_filter", 0)
+        return idx
 
     def remove_sid(self, sid: IPv6Address) -> None:
+        if self._tunnel_sid is not None:
+            def undo() -> None:
+                lo = self._ipr.link_lookup(ifname="lo")[0]
+                try:
+                    self._ipr.addr("del", index=lo, address=str(sid), prefixlen=128, family=AF_INET6)
+                except NetlinkError as exc:
+                    if exc.code not in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH):
+                        raise
+            self._do(f"remove SID {sid} (IPv6 tunnel)", undo)
+            self._tunnel_sid = None
+            return
         self._delete_all(f"remove SID {sid}", family=AF_INET6, dst=str(sid), dst_len=128, table=RT_TABLE_MAIN,
                          scope=RT_SCOPE_NOWHERE)
 
@@ -291,6 +383,9 @@ class NetlinkKernel:
         AP itself; a locked route MTU does not change it).  The mesh MTU must
         leave room: docs/node-kernel.md.
         """
+        if self._tunnel_sid is not None:
+            self._redirect_tunnel(ip, sid, proto, metric)
+            return
         idx = self._ifindex(mesh_ifname)
         # a forwarded packet enters seg6 encapsulation on the input path and
         # leaves through ip6_forward: without IPv6 forwarding it is dropped
@@ -304,13 +399,24 @@ class NetlinkKernel:
         event(log, "route_redirected", ip=ip, sid=sid, ifname=mesh_ifname, proto=kw["proto"],
               metric=metric if metric is not None else 0)
 
+    def _redirect_tunnel(self, ip: IPv4Address, sid: IPv6Address, proto: int | None, metric: int | None) -> None:
+        idx = self._tunnel_to(sid)
+        kw: dict[str, Any] = dict(dst=str(ip), dst_len=32, oif=idx, table=RT_TABLE_MAIN, type=RTN_UNICAST,
+                                  scope=RT_SCOPE_LINK, proto=RTPROT_STATIC if proto is None else proto)
+        if metric is not None:
+            kw["priority"] = metric
+        self._do(f"redirect {ip}/32 to SID {sid} (IPv6 tunnel)", lambda: self._ipr.route("replace", **kw))
+        event(log, "route_redirected", ip=ip, sid=sid, ifname=self._tunnel_name(sid), proto=kw["proto"],
+              metric=metric if metric is not None else 0)
+
     def remove_redirect(self, ip: IPv4Address, proto: int | None = None, metric: int | None = None) -> None:
         """Remove SRv6 redirects for ``ip`` of that protocol (static if None), any metric if None."""
         want_proto = RTPROT_STATIC if proto is None else proto
         for r in self._routes(AF_INET):
             if r["dst_len"] != 32 or r.get_attr("RTA_DST") != str(ip) or r["proto"] != want_proto:
                 continue
-            if r.get_attr("RTA_ENCAP_TYPE") != LWTUNNEL_ENCAP_SEG6:
+            if r.get_attr("RTA_ENCAP_TYPE") != LWTUNNEL_ENCAP_SEG6 and not (
+                    self._tunnel_sid is not None and self._ifnames().get(r.get_attr("RTA_OIF"), "").startswith("l3h")):
                 continue
             prio = r.get_attr("RTA_PRIORITY") or 0
             if metric is not None and prio != metric:
@@ -323,6 +429,45 @@ class NetlinkKernel:
     def set_mtu(self, ifname: str, mtu: int) -> None:
         idx = self._ifindex(ifname)
         self._do(f"set MTU of {ifname} to {mtu}", lambda: self._ipr.link("set", index=idx, mtu=mtu))
+
+    # --- station binding (guard.py) ---------------------------------------------------
+    def guard_setup(self, ifname: str, gateway: IPv4Address, trusted_ports: tuple[str, ...] = (),
+                    **limits: int) -> None:
+        from l3roam.kernel.guard import StationGuard, is_bridge
+        from l3roam.kernel.guard_rules import GuardSettings
+
+        self._ifindex(ifname)  # a clear error for a missing interface
+        settings = GuardSettings(ifname, self._ns.run(is_bridge, ifname), gateway,
+                                 tuple(trusted_ports), **limits)
+        if self._guard is not None:
+            self._guard.close()
+        self._guard = StationGuard(self._ns, self._ipr, settings)
+        self._guard.setup()
+
+    def _guard_on(self) -> "StationGuard":
+        if self._guard is None:
+            raise KernelError("station binding", detail="guard_setup was not called")
+        return self._guard
+
+    def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._guard_on().bind(self._ifindex(ifname), ip, mac)
+
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+        self._guard_on().unbind(self._ifindex(ifname), ip, mac)
+
+    def guard_port(self, ifname: str, mark: int | None) -> None:
+        self._guard_on().port(ifname, mark)
+
+    def guard_bindings(self) -> dict[IPv4Address, str]:
+        return {b.ip: b.mac for b in self._guard_on().bindings()}
+
+    def guard_counters(self) -> dict[str, int]:
+        return self._guard.counters() if self._guard is not None else {}
+
+    def guard_teardown(self) -> None:
+        if self._guard is not None:
+            self._guard.teardown(self._ifindex(self._guard.s.device))
+            self._guard = None
 
     def open_monitor(self) -> "LinkMonitor":
         """A LinkMonitor in this kernel's namespace."""

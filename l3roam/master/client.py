@@ -13,7 +13,8 @@ merely busy is not sent every request twice.  Timers sit in a heap, so
 ``call`` is a blocking convenience for tools, tests and benchmarks.
 
 Move notices (MOVED) from the master are acknowledged here at once and passed
-to ``on_notice``; a repeated notice is acknowledged again but reported once.
+to ``on_notice``; a repeated notice (same MAC, move number and new node) is
+acknowledged again but reported once, whatever its request id.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from l3roam.errors import AuthenticationError, MalformedPacket, MasterUnavailabl
 from l3roam.log import event
 from l3roam.proto.control import (MASTER_ID, MAX_DATAGRAM, Codec, Field, LeaseOp, Message, MessageType,
                                   ReplayGuard, Status, decode)
+from l3roam.proto.keys import KeyRing, NodeKey
 
 log = logging.getLogger("l3roam.client")
 
@@ -96,7 +98,7 @@ class _Outstanding:
 
 
 class MasterClient:
-    def __init__(self, node_id: str, key: bytes, master: tuple[str, int] | list[tuple[str, int]], *,
+    def __init__(self, node_id: str, key: bytes | NodeKey, master: tuple[str, int] | list[tuple[str, int]], *,
                  bind: tuple[str, int] | None = None, retry_initial: float = 0.05,
                  retry_max: float = 0.5, deadline: float = 2.0, max_skew: float = 30.0,
                  on_notice: Callable[[MoveNotice], None] | None = None, clock=time.time):
@@ -106,7 +108,8 @@ class MasterClient:
         self._current = 0
         master = self.masters[0]
         self.codec = Codec(key, node_id, time.time_ns())
-        self._key = key
+        # the master answers with the key a request came with, and notifies with ours
+        self._keys = KeyRing.shared(key) if isinstance(key, (bytes, bytearray)) else KeyRing([key])
         self.guard = ReplayGuard(max_skew)
         self.retry_initial, self.retry_max, self.deadline = retry_initial, retry_max, deadline
         self.on_notice = on_notice
@@ -120,7 +123,7 @@ class MasterClient:
         self._timers: list[tuple[float, int]] = []  # (due, rid); stale once rid is gone or due moved
         self._srtt: float | None = None  # smoothed RTT and its variation (RFC 6298 §2)
         self._rttvar = 0.0
-        self._notices_seen: OrderedDict[int, float] = OrderedDict()
+        self._notices_seen: OrderedDict[tuple[str, int, str], float] = OrderedDict()
         self.dropped = 0
         self.retransmits = 0
 
@@ -137,12 +140,14 @@ class MasterClient:
 
     # ---- requests ------------------------------------------------------------
     def send(self, mtype: MessageType, fields: dict, callback: Callable[[Answer | None], None],
-             now: float | None = None) -> int:
+             now: float | None = None, deadline: float | None = None) -> int:
+        """``deadline``: seconds until the callback gets None (default: the client's)."""
         now = self.clock() if now is None else now
         self._rid += 1
         rid = self._rid
         rto = self.rto
-        o = _Outstanding(fields, mtype, callback, now + rto, rto, now + self.deadline, now)
+        o = _Outstanding(fields, mtype, callback, now + rto, rto,
+                         now + (self.deadline if deadline is None else deadline), now)
         self.outstanding[rid] = o
         heapq.heappush(self._timers, (o.due, rid))
         self._transmit(rid, o, now)
@@ -192,8 +197,8 @@ class MasterClient:
         return self.send(MessageType.CLAIM, {Field.MAC: mac, Field.SEQ: seq}, callback, now)
 
     def query(self, callback, *, mac: str | None = None, ip: IPv4Address | None = None,
-              now: float | None = None) -> int:
-        return self.send(MessageType.QUERY, {Field.MAC: mac, Field.IP: ip}, callback, now)
+              now: float | None = None, deadline: float | None = None) -> int:
+        return self.send(MessageType.QUERY, {Field.MAC: mac, Field.IP: ip}, callback, now, deadline)
 
     # ---- events --------------------------------------------------------------
     def on_readable(self, now: float | None = None) -> None:
@@ -206,7 +211,7 @@ class MasterClient:
             except OSError:
                 continue  # ICMP errors surface here; the retry timer handles them
             try:
-                msg = decode(data, self._key)
+                msg = decode(data, self._keys)
                 if msg.sender != MASTER_ID:
                     raise AuthenticationError("unknown_sender", msg.sender)
                 self.guard.check(msg, int(now * 1000))
@@ -240,7 +245,10 @@ class MasterClient:
             self.sock.sendto(self.codec.encode(ack, int(now * 1000)), peer)
         except OSError:
             pass
-        key = msg.request_id
+        # one move is (MAC, move number, new node): that, not the request id,
+        # says whether this notice was seen, so a notice from a restarted master
+        # (whose ids may start again) is never taken for an old one
+        key = (str(msg.get(Field.MAC)), int(msg.get(Field.SEQ, 0)), str(msg.get(Field.NODE)))  # type: ignore[arg-type]
         if key in self._notices_seen:
             return
         self._notices_seen[key] = now

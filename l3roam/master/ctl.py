@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         with urllib.request.urlopen(f"http://{mh}:{mp}/metrics", timeout=5) as r:
             sys.stdout.write(r.read().decode())
         return 0
-    client = MasterClient("ctl", cfg.shared_key(), (host, port))
+    client = MasterClient("ctl", cfg.tool_key(), (host, port))
     try:
         if args.what == "lookup":
             fields: dict = {}

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from l3roam.master import config as mconfig
 
     cfg = mconfig.load(args.config)  # a ConfigError ends in l3roam.cli.main: message, exit 2
-    key = cfg.shared_key()
+    keys = cfg.keyring()  # reads every key file: a bad one is a ConfigError
     if args.check_config:
         where = (", ".join(cfg.store.etcd.endpoints) if cfg.store.backend == "etcd" and cfg.store.etcd
                  else cfg.store.path)
@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     kvlog.setup(cfg.log_level, str(cfg.log_file) if cfg.log_file else None)
     if cfg.store.backend == "etcd":
-        return _run_replicated(cfg, key)
-    server = MasterServer(cfg, open_store(cfg.store.backend, cfg.store.path), key)
+        return _run_replicated(cfg, keys)
+    server = MasterServer(cfg, open_store(cfg.store.backend, cfg.store.path), keys)
 
     def stop(signum, frame):  # noqa: ARG001
         server.running = False
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_replicated(cfg, key: bytes) -> int:
+def _run_replicated(cfg, keys) -> int:
     """Standby until this master wins the leader key, active until it loses it, then again."""
     import logging
     import os
@@ -83,7 +83,7 @@ def _run_replicated(cfg, key: bytes) -> int:
         gw.prefer_leader()
         try:
             store = EtcdStore(gw, ec.prefix, revision, ec.max_txn_ops, preloaded=lead.prefetched)
-            server = MasterServer(cfg, store, key, fenced=lead.lost.is_set)
+            server = MasterServer(cfg, store, keys, fenced=lead.lost.is_set)
             current[:] = [server]
             if stopping.is_set():
                 server.running = False

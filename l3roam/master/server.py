@@ -36,6 +36,7 @@ from l3roam.master.store import Batch, LeaseStore
 from l3roam.metrics import Registry
 from l3roam.metrics_http import MetricsServer
 from l3roam.proto.control import MASTER_ID, MAX_DATAGRAM, Codec, Message, MessageType, ReplayGuard, decode
+from l3roam.proto.keys import KeyRing, NodeKey
 
 log = logging.getLogger("l3roam.master")
 
@@ -71,7 +72,7 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 class MasterServer:
-    def __init__(self, cfg: MasterConfig, store: LeaseStore, key: bytes, clock=time.time,
+    def __init__(self, cfg: MasterConfig, store: LeaseStore, keys: bytes | KeyRing, clock=time.time,
                  fenced=lambda: False):
         self.cfg = cfg
         self.fenced = fenced  # True once a replicated store's leadership is lost
@@ -95,8 +96,9 @@ class MasterServer:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 1000)
-        self.codec = Codec(key, MASTER_ID, time.time_ns())
-        self._key = key
+        self.keys = KeyRing.shared(keys) if isinstance(keys, (bytes, bytearray)) else keys
+        self.codec = Codec(b"\0" * 16, MASTER_ID, time.time_ns())  # always signs with the peer's key
+        self._node_keys: dict[str, NodeKey] = {}  # node -> the key it last spoke with (for notices)
         self._drop_log = _RateLimitedLog()
         self.latency = self.metrics.histogram("request_seconds",
                                               "from receipt to reply sent, after the durable commit")
@@ -191,9 +193,9 @@ class MasterServer:
                 self.metrics.inc("dropped_total", reason="internal_error")
                 log.exception("event=internal_error sender=%s type=%s", msg.sender, msg.type.name)
                 continue
-            if fields is not None:
+            if fields is not None:  # answered with the key the request came with
                 reply = Message(MessageType.REPLY, MASTER_ID, msg.request_id, fields, response=True)
-                sends.append((self.codec.encode(reply, now_ms), peer, t_recv))
+                sends.append((self.codec.encode(reply, now_ms, msg.key), peer, t_recv))
         if now >= self._next_sweep:
             self.service.expire(now)
             self.service.prune(now)
@@ -202,7 +204,10 @@ class MasterServer:
             msg, node = self.service.notice_message(p)
             if node is None:
                 continue  # the old node never said HELLO: nowhere to send it yet
-            sends.append((self.codec.encode(msg, now_ms), (node.host, node.port), None))
+            key = self._node_keys.get(node.node) or self.keys.for_node(node.node, now)
+            if key is None:
+                continue  # no key for that node (removed from the config): it cannot be told
+            sends.append((self.codec.encode(msg, now_ms, key), (node.host, node.port), None))
             self.metrics.inc("notices_total", outcome="sent")
         self._group.batch.merge(self.service.take_batch())
         self._submit()
@@ -259,8 +264,11 @@ class MasterServer:
 
     def _authenticate(self, data: bytes, peer: tuple, now_ms: int) -> Message | None:
         try:
-            msg = decode(data, self._key)
+            msg = decode(data, self.keys)
+            assert msg.key is not None
+            self.keys.admit(msg.key, msg.sender, now_ms / 1000)  # a node speaking as another: refused
             self.guard.check(msg, now_ms)
+            self._node_keys[msg.sender] = msg.key
             return msg
         except MalformedPacket as exc:
             reason = "oversized" if "oversized" in exc.reason else "malformed"

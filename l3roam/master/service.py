@@ -66,8 +66,9 @@ class MasterService:
         self.batch = Batch()
         self.pending: dict[int, PendingNotice] = {}  # request id -> notice awaiting an ack
         self._answers: OrderedDict[tuple[str, int], tuple[float, dict[Field, object]]] = OrderedDict()
-        # notice ids must not repeat across masters (nodes act once per id): the
-        # server starts them from its clock in nanoseconds
+        # notice ids must not repeat across masters and restarts: the server
+        # starts them from its clock in nanoseconds (nodes also know a notice
+        # by MAC, move number and new node, not by its id)
         self._next_rid = first_notice_id
         self._handlers = {
             MessageType.HELLO: self._hello, MessageType.LEASE: self._lease,

@@ -1,7 +1,11 @@
 """The node agent: wires DHCP, presence, the master, the kernel and DNS.
 
 One thread, one plain non-blocking loop over a selector: the DHCP socket, the
-master client's socket, the netlink link monitor and the DNS socket.  The
+master client's socket, the netlink link monitor and hostapd's control
+sockets.  DNS is not in it: ``l3roam.node.main`` runs the DNS server
+(``dns_server.py``) in a thread of its own, and this loop only tells its
+answerer the names of bound clients.  ``/metrics`` too is served from its own
+thread (``l3roam.metrics_http``); the loop only samples the gauges.  The
 decisions live in pure engines (``core.dhcp_server``, ``core.roaming``); this
 module only turns their actions into calls on the master client and the
 kernel, and feeds their answers back.  A failure while handling one packet or
@@ -37,6 +41,9 @@ from l3roam.kernel.interface import LinkDown, LinkUp, NeighbourSeen
 from l3roam.log import event
 from l3roam.master.client import Answer, MasterClient, MoveNotice
 from l3roam.metrics import Registry
+from l3roam.node import footprint
+from l3roam.node.binding import StationBinding
+from l3roam.node.lease_sync import KnownLeases
 from l3roam.node.config import NodeConfig
 from l3roam.proto.control import Field, LeaseOp, MessageType
 
@@ -71,14 +78,22 @@ class NodeAgent:
             dns_servers=tuple(cfg.dhcp.dns_servers) or None, lease_time=cfg.dhcp.lease_seconds,
             mtu=cfg.dhcp.mtu, max_pending=cfg.dhcp.max_pending,
             offer_hold=cfg.dhcp.offer_hold_seconds,
+            max_offers=cfg.dhcp.max_offers, max_offers_per_port=cfg.dhcp.max_offers_per_port,
+            mac_rate=cfg.dhcp.mac_rate, mac_burst=cfg.dhcp.mac_burst,
+            relays=frozenset(cfg.dhcp.relays), relay_interfaces=frozenset(cfg.dhcp.relay_interfaces),
             master_timeout=cfg.master_deadline_seconds + 0.5))
         self.roaming = R.RoamingTable(R.HandoffSettings(
             enabled=cfg.handoff.enabled, withdraw_delay=cfg.handoff.withdraw_delay_seconds,
             window=cfg.handoff.window_seconds,
-            departure_timeout=cfg.presence.departure_timeout_seconds))
+            departure_timeout=cfg.presence.departure_timeout_seconds,
+            provisional_after=cfg.master_down.serve_after_seconds
+            if cfg.master_down.serve_known_leases else None,
+            master_check=cfg.master_down.check_seconds is not None))
+        self.known = KnownLeases(master, cfg.master_down.lease_sync_seconds)
         self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
         self._hostnames: dict[str, str] = {}
         self._ports: dict[str, str] = {}  # station port -> MAC
+        self.binding = StationBinding(kernel, cfg.client_interface, cfg.guard.enabled)
         self._next_hello = 0.0
         self._delayed: list[tuple[float, int, SendReply]] = []  # replies to send later
         self._delay_seq = 0
@@ -91,6 +106,7 @@ class NodeAgent:
             self.sel.register(monitor, selectors.EVENT_READ, "monitor")
         master.on_notice = self._on_notice
         self.http = None
+        self.footprint: footprint.Footprint | None = None
         self.hostapd: list = []
         self._gauges()
 
@@ -109,6 +125,9 @@ class NodeAgent:
         m.gauge("master_retransmits", "control requests sent again", lambda: self.master.retransmits)
         m.gauge("master_dropped", "control datagrams refused (auth, replay, malformed)",
                 lambda: self.master.dropped)
+        m.gauge("guard_dropped", "client frames dropped by the station binding, by reason",
+                lambda: {(("reason", k),): v for k, v in self.kernel.guard_counters().items()})
+        m.gauge("guard_bound", "(MAC, address) pairs bound at the client side", lambda: len(self.binding.bound))
 
     def serve_metrics(self, host: str, port: int) -> None:
         from l3roam.metrics_http import MetricsServer
@@ -123,6 +142,8 @@ class NodeAgent:
     def attach_dhcp(self, dhcp_io) -> None:
         """The DHCP socket binds to the gateway's interface: attach it after ``start``."""
         self.dhcp_io = dhcp_io
+        if hasattr(dhcp_io, "port_of"):
+            dhcp_io.port_of = self.binding.port_of
         self.sel.register(dhcp_io, selectors.EVENT_READ, "dhcp")
 
     # ---- start -------------------------------------------------------------
@@ -143,9 +164,11 @@ class NodeAgent:
     def start(self) -> None:
         cfg = self.cfg
         self.check_babeld()
+        self.footprint = footprint.record(self.kernel, cfg)  # before any change: what stop restores
         self.kernel.setup_gateway(cfg.client_interface, cfg.gateway, str(cfg.gateway_mac))
         if cfg.handoff.enabled and cfg.handoff.sid is not None:
             self.kernel.install_sid(cfg.handoff.sid, cfg.client_interface)
+        self.binding.start(cfg.gateway.ip, tuple(cfg.guard.trusted_ports), cfg.guard.limits())
         self._reconcile()
         event(log, "node_started", node=cfg.node_id, interface=cfg.client_interface,
               gateway=cfg.gateway.ip, master=cfg.master, handoff=cfg.handoff.sid or "off")
@@ -179,6 +202,15 @@ class NodeAgent:
                 self.dhcp.remember(mac, ip, expires, ifname)
                 self.roaming.handle(R.Departed(mac), self.clock())  # present only once seen again
         removed, _ = self.kernel.reconcile_host_routes(wanted, self.proto)
+        # bindings of kept routes: the master's MAC, or (master unreachable) the one bound before
+        macs: dict[IPv4Address, str] = {}
+        for ip in wanted:
+            a = answers.get(ip)
+            if a is not None and Field.MAC in a.fields:
+                macs[ip] = str(a.fields[Field.MAC])
+            elif ip in self.binding.bound:
+                macs[ip] = self.binding.bound[ip]
+        self.binding.reconcile(macs)
         event(log, "routes_reconciled", kept=len(wanted), removed=len(removed))
 
     # ---- loop --------------------------------------------------------------
@@ -225,6 +257,7 @@ class NodeAgent:
             while self._delayed and self._delayed[0][0] <= now:
                 self.dhcp_io.send(heapq.heappop(self._delayed)[2])
             self.master.on_timer(now)
+            self.known.tick(now)
             self._dhcp_actions(self.dhcp.tick(now), now)
             self._roam_actions(self.roaming.tick(now))
             if now >= self._next_hello:
@@ -278,6 +311,7 @@ class NodeAgent:
             elif ans.ok:
                 if a.op == "bind":
                     self._bind_seq[a.mac] = ans.seq
+                    self.known.learn(a.mac, ans.ip, t + ans.lease_seconds, ans.seq)
                 result = MasterAnswer("ok", ans.ip, ans.lease_seconds)
             else:
                 result = MasterAnswer("refused", reason=ans.reason)
@@ -288,12 +322,16 @@ class NodeAgent:
 
     # ---- presence and moves ---------------------------------------------------
     def _presence(self, ev, now: float) -> None:
+        if isinstance(ev, LinkUp) and ev.master == self.cfg.client_interface:
+            self.binding.port_up(ev.ifname)
+        elif isinstance(ev, LinkDown):
+            self.binding.port_down(ev.ifname)
         if isinstance(ev, LinkUp):
             mac = (ev.alias or "").strip().lower()
             if ev.master == self.cfg.client_interface and _MAC.match(mac):
                 self._ports[ev.ifname] = mac
                 event(log, "station_associated", mac=mac, port=ev.ifname)
-                self._roam(R.Arrived(mac, self.cfg.client_interface), now)
+                self._arrived(mac, now)
         elif isinstance(ev, LinkDown):
             mac = self._ports.pop(ev.ifname, None)
             if mac is not None:
@@ -304,7 +342,18 @@ class NodeAgent:
             if ev.ifname in self._ports or (c is not None and c.present) \
                     or ev.mac == str(self.cfg.gateway_mac) or int(ev.mac[:2], 16) & 1:
                 return  # a known station, our own gateway MAC, or not a unicast MAC
-            self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
+            self._arrived(ev.mac, now)
+
+    def _arrived(self, mac: str, now: float) -> None:
+        """A station is here; with the master-given lease this node knows for it, if any."""
+        iface = self.cfg.client_interface
+        known = self.known.get(mac, now)
+        if known is None:
+            self._roam(R.Arrived(mac, iface), now)
+            return
+        ip, expires, seq = known
+        self.dhcp.remember(mac, ip, expires, iface)  # renewable from here while the master is silent
+        self._roam(R.Arrived(mac, iface, ip, expires, seq), now)
 
     def _station(self, ev, now: float) -> None:
         """hostapd's AP-STA-CONNECTED / AP-STA-DISCONNECTED."""
@@ -312,7 +361,7 @@ class NodeAgent:
 
         if isinstance(ev, StationConnected):
             event(log, "station_associated", mac=ev.mac, port=ev.ifname)
-            self._roam(R.Arrived(ev.mac, self.cfg.client_interface), now)
+            self._arrived(ev.mac, now)
         else:
             event(log, "station_left", mac=ev.mac, port=ev.ifname)
             self._roam(R.Departed(ev.mac), now)
@@ -348,6 +397,7 @@ class NodeAgent:
                     ev = R.ClaimAnswered(mac, ans.ok, ans.ip, ans.seq, expires, ans.reason)
                     if ans.ok and ans.ip is not None:  # renewable from here if the master goes
                         self.dhcp.remember(mac, ans.ip, expires, self.cfg.client_interface)
+                        self.known.learn(mac, ans.ip, expires, ans.seq)
                     host = ans.fields.get(Field.HOSTNAME)
                     if ans.ok and host and self.dns is not None and ans.ip is not None:
                         self.dns.answerer.set_name(str(host), ans.ip)
@@ -356,16 +406,30 @@ class NodeAgent:
                 self._roam(ev, t)
 
             self.master.claim(a.mac, a.seq, answered)
+        elif isinstance(a, R.CheckMaster):
+            def checked(ans: Answer | None, mac=a.mac) -> None:
+                if ans is None:
+                    event(log, "master_silent", level=logging.WARNING, mac=mac)
+                    self._roam(R.MasterSilent(mac), self.clock())
+
+            self.master.query(checked, mac=a.mac, deadline=self.cfg.master_down.check_seconds)
         elif isinstance(a, R.InstallRoute):
+            c = self.roaming.clients.get(a.mac)
+            if c is not None and c.provisional:
+                event(log, "served_provisionally", mac=a.mac, ip=a.ip)
+            if a.mac:
+                self.binding.bind(a.ip, a.mac)
             k.add_host_route(a.ip, a.interface, self.proto)
         elif isinstance(a, R.RemoveRoute):
             k.del_host_route(a.ip, self.proto)
+            self.binding.unbind(a.ip)
         elif isinstance(a, R.GreetClient):
             k.send_gratuitous_arp(a.interface, self.cfg.gateway.ip, str(self.cfg.gateway_mac),
                                   dst_mac=a.mac)
         elif isinstance(a, R.Redirect):
             if a.announced:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=self.proto)
+                self.binding.unbind(a.ip)  # the binding follows the client: gone from here
             else:
                 k.redirect_host_route(a.ip, a.sid, self.mesh_if, proto=None, metric=QUIET_METRIC)
             event(log, "handoff_redirect", ip=a.ip, sid=a.sid, announced=a.announced)
@@ -374,6 +438,14 @@ class NodeAgent:
                 k.remove_redirect(a.ip, proto=self.proto)
             else:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
+
+    def teardown(self) -> list[str]:
+        """Undo every kernel change ``start`` and the roaming made (l3roam.node.footprint)."""
+        if self.footprint is None:
+            return []
+        failures = footprint.undo(self.kernel, self.cfg, self.footprint, self.roaming, self.proto)
+        self.footprint = None
+        return failures
 
     def close(self) -> None:
         self.running = False

@@ -33,6 +33,7 @@ class BabelSection:
     interfaces: list[InterfaceSettings] = field(default_factory=list)  # empty: mesh_interfaces, wired
     own_prefixes: list[str] = field(default_factory=list)  # further own host routes (IPv6 locator /128)
     kernel_priority: int = 100
+    kernel_check_interval: int = 10  # babeld's periodic kernel-table check (docs/babel.md)
     local_port: int | None = None  # read-write control port on ::1, besides babel_socket
 
 
@@ -40,6 +41,7 @@ def settings_for(cfg: "NodeConfig") -> tuple[BabelSettings, dict[str, str]]:
     """This node's ``BabelSettings``, and a map from their keys to the node file's keys."""
     sec = cfg.babel or BabelSection()
     keys = {"router_id": "babel.router_id", "kernel_priority": "babel.kernel_priority",
+            "kernel_check_interval": "babel.kernel_check_interval",
             "local_port": "babel.local_port", "local_path": "babel_socket",
             "client_prefix": "gateway", "client_proto": "route_protocol"}
     if sec.interfaces:
@@ -67,7 +69,7 @@ def settings_for(cfg: "NodeConfig") -> tuple[BabelSettings, dict[str, str]]:
     settings = BabelSettings(
         router_id=router_id, interfaces=interfaces, own_prefixes=tuple(own),
         client_prefix=str(cfg.gateway.network), client_proto=cfg.route_protocol,
-        kernel_priority=sec.kernel_priority,
+        kernel_priority=sec.kernel_priority, kernel_check_interval=sec.kernel_check_interval,
         local_path=str(cfg.babel_socket) if cfg.babel_socket else None, local_port=sec.local_port)
     return settings, keys
 

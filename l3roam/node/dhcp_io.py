@@ -25,7 +25,9 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import sys
 import time
+from collections.abc import Callable
 from ipaddress import IPv4Address
 
 from l3roam.core.dhcp_actions import Received, SendReply
@@ -37,6 +39,8 @@ from l3roam.proto.udp_frame import build_udp_frame
 log = logging.getLogger("l3roam.node.dhcp")
 
 IP_PKTINFO = 8
+SO_MARK = 36  # SCM: the packet's mark (u32); the station binding filter sets it per port
+SO_RCVMARK = 75  # Linux 5.19+
 SO_TIMESTAMPNS = 35  # SCM_TIMESTAMPNS: struct timespec of the arrival, CLOCK_REALTIME
 _TIMESPEC = struct.Struct("=qq")
 _ANCILLARY = 128  # room for IP_PKTINFO and SCM_TIMESTAMPNS
@@ -62,6 +66,12 @@ class DhcpSocket:
             self.udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         except OSError:
             self.stale_after = 0.0  # no arrival stamps: never cut
+        try:
+            self.udp.setsockopt(socket.SOL_SOCKET, SO_RCVMARK, 1)
+        except OSError:
+            pass  # an older kernel: no per-port accounting, the filter's rate limits remain
+        # packet mark -> station port; the agent keeps it (``port_of``) as ports come and go
+        self.port_of: Callable[[int], str | None] = lambda mark: None
         try:
             self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         except OSError:
@@ -90,7 +100,7 @@ class DhcpSocket:
                 data, anc, _flags, (src_ip, src_port) = self.udp.recvmsg(MAX_DHCP + 1, _ANCILLARY)
             except (BlockingIOError, InterruptedError):
                 break
-            ifindex, dst, stale = self.ifindex, None, False
+            ifindex, dst, stale, mark = self.ifindex, None, False, 0
             for level, kind, value in anc:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= _PKTINFO.size:
                     ifindex, _local, dst_raw = _PKTINFO.unpack_from(value)
@@ -99,6 +109,8 @@ class DhcpSocket:
                       and len(value) >= _TIMESPEC.size):
                     sec, nsec = _TIMESPEC.unpack_from(value)
                     stale = sec + nsec * 1e-9 < oldest
+                elif level == socket.SOL_SOCKET and kind == SO_MARK and len(value) >= 4:
+                    mark = int.from_bytes(value[:4], sys.byteorder)
             if stale:
                 self.stale += 1
                 continue
@@ -106,8 +118,18 @@ class DhcpSocket:
             if ifindex != self.ifindex and not relayed:
                 continue  # a client on another interface: not ours to answer
             src_mac = mac_to_text(data[CHADDR]) if len(data) >= 34 else "00:00:00:00:00:00"
-            out.append((data, Received(self.ifname, src_mac, IPv4Address(src_ip), src_port, dst)))
+            out.append((data, Received(self.ifname, src_mac, IPv4Address(src_ip), src_port, dst,
+                                       ingress=self._name(ifindex),
+                                       port=self.port_of(mark) if mark else None)))
         return out
+
+    def _name(self, ifindex: int) -> str | None:
+        if ifindex == self.ifindex:
+            return self.ifname
+        try:
+            return socket.if_indextoname(ifindex)
+        except OSError:
+            return None
 
     def send(self, reply: SendReply) -> None:
         try:

@@ -1,4 +1,10 @@
-"""``l3roam node``: run the node agent on an access point, next to babeld."""
+"""``l3roam node``: run the node agent on an access point, next to babeld.
+
+SIGTERM or SIGINT: stop, undoing every kernel change (routes, SID, gateway,
+sysctls; exit 0).  SIGHUP: stop for a restart, leaving clients' routes and
+the gateway in place (exit 75, ``RESTART_EXIT``; the units restart on it and
+the next start reconciles the routes with the master).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import argparse
 import logging
 import signal
 import threading
+
+#: Exit status after SIGHUP: "restart me" (systemd RestartForceExitStatus, procd respawn).
+RESTART_EXIT = 75
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from l3roam.node import config as nconfig
 
     cfg = nconfig.load(args.config)  # a ConfigError ends in l3roam.cli.main: message, exit 2
-    key = cfg.shared_key()
+    key = cfg.node_key()  # reads the key file: a bad one is a ConfigError
     if args.check_config:
         print(f"{args.config}: ok (node {cfg.node_id}, clients on {cfg.client_interface}, "
               f"master {cfg.master})")
@@ -47,6 +56,14 @@ def run(args: argparse.Namespace) -> int:
     stop_dns = None
     # the gateway address must exist before sockets bind to it
     agent = NodeAgent(cfg, kernel, master, None, monitor, None)
+    how = {"teardown": True}
+
+    def stop(signum, frame):  # noqa: ARG001
+        how["teardown"] = signum != signal.SIGHUP
+        agent.running = False
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
     agent.start()
     agent.attach_dhcp(DhcpSocket(cfg.client_interface, cfg.gateway.ip, str(cfg.gateway_mac)))
     if cfg.presence.hostapd:
@@ -63,17 +80,17 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(target=dns.serve_forever, args=(stop_dns,), name="dns", daemon=True).start()
         agent.dns = dns
 
-    def stop(signum, frame):  # noqa: ARG001
-        agent.running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopped = False
     try:
         agent.serve_forever()
+        stopped = True
     finally:
         if stop_dns is not None:
             stop_dns.set()
+        if stopped and how["teardown"]:  # a crash leaves the data plane up: the restart reconciles
+            agent.teardown()
         agent.close()
         master.close()
-        log.info("event=node_stopped node=%s", cfg.node_id)
-    return 0
+        kernel.close()
+        log.info("event=node_stopped node=%s teardown=%s", cfg.node_id, stopped and how["teardown"])
+    return 0 if how["teardown"] else RESTART_EXIT

@@ -15,6 +15,8 @@ One UDP datagram is one message.  Layout (network byte order)::
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     |                     request id (64 bits)                      |
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |  key id len   |  key id (UTF-8, 1..32 bytes) ...              |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     |          sender id (UTF-8, sender len bytes, 1..64)  ...      |
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     |          payload: fields as TLVs (payload length bytes) ...   |
@@ -25,6 +27,10 @@ One UDP datagram is one message.  Layout (network byte order)::
 A field is ``type (u8) | length (u16) | value``.  Unknown field types are
 skipped (forward compatibility); a field that repeats keeps its last value,
 except ``ENTRY`` which is a list of nested field blocks.
+
+Identity: the key id names the key the HMAC is made with; the receiver
+looks it up in its ``KeyRing`` (proto/keys.py), verifies the HMAC with it and
+refuses a sender that is not the key's node.
 
 Freshness: every sender numbers its messages with a strictly increasing
 64-bit sequence (started from the clock in ns, so it grows across restarts).
@@ -44,10 +50,11 @@ from enum import IntEnum
 from ipaddress import IPv4Address, IPv6Address
 
 from l3roam.errors import AuthenticationError, MalformedPacket
+from l3roam.proto.keys import MAX_KEY_ID, KeyRing, NodeKey, SHARED_ID
 
 MAGIC = b"L3"
-VERSION = 1
-HEADER = struct.Struct("!2sBBBBHQQQ")  # 32 bytes
+VERSION = 2  # 2: key id after the fixed header (1 had none)
+HEADER = struct.Struct("!2sBBBBHQQQB")  # 33 bytes: the fixed part and the key id's length
 MAC_LEN = 32
 MAX_DATAGRAM = 8192
 MAX_SENDER = 64
@@ -129,6 +136,7 @@ class Message:
     response: bool = False
     seq: int = 0  # message sequence (freshness), filled by encode/decode
     timestamp_ms: int = 0
+    key: NodeKey | None = None  # the key it was (to be) authenticated with; set by decode
 
     def get(self, f: Field, default: object = None) -> object:
         return self.fields.get(f, default)
@@ -221,65 +229,83 @@ def _decode_fields(buf: bytes, base: int) -> dict[Field, object]:
     return fields
 
 
-class Codec:
-    """Encodes and authenticates messages of one sender with one shared key."""
+def as_key(key: bytes | NodeKey) -> NodeKey:
+    return key if isinstance(key, NodeKey) else NodeKey(SHARED_ID, key)
 
-    def __init__(self, key: bytes, sender: str, now_ns: int):
-        if len(key) < 16:
-            raise ValueError("the shared key must be at least 16 bytes")
+
+class Codec:
+    """Encodes and authenticates messages of one sender (with its key, or a given one)."""
+
+    def __init__(self, key: bytes | NodeKey, sender: str, now_ns: int):
         sender_raw = sender.encode()
         if not 1 <= len(sender_raw) <= MAX_SENDER:
             raise ValueError(f"sender id must be 1..{MAX_SENDER} bytes")
-        self._key = key
+        self.key = as_key(key)
         self.sender = sender
         self._sender_raw = sender_raw
         self._seq = now_ns  # grows across restarts as long as the clock does
 
-    def encode(self, msg: Message, now_ms: int) -> bytes:
+    def encode(self, msg: Message, now_ms: int, key: NodeKey | None = None) -> bytes:
+        """``key``: another key than the sender's own (the master answers with the asker's)."""
+        k = key or self.key
+        kid = k.id.encode()
         self._seq += 1
         payload = _encode_fields(msg.fields)
         flags = FLAG_RESPONSE if msg.response else 0
         head = HEADER.pack(
             MAGIC, VERSION, msg.type, flags, len(self._sender_raw), len(payload),
-            self._seq, now_ms, msg.request_id,
+            self._seq, now_ms, msg.request_id, len(kid),
         )
-        body = head + self._sender_raw + payload
+        body = head + kid + self._sender_raw + payload
         if len(body) + MAC_LEN > MAX_DATAGRAM:
             raise ValueError("message too large for one datagram")
-        msg.seq, msg.timestamp_ms, msg.sender = self._seq, now_ms, self.sender
-        return body + hmac.digest(self._key, body, "sha256")
+        msg.seq, msg.timestamp_ms, msg.sender, msg.key = self._seq, now_ms, self.sender, k
+        return body + hmac.digest(k.secret, body, "sha256")
 
     def decode(self, data: bytes) -> Message:
         """Check size, layout and HMAC; raise MalformedPacket or AuthenticationError."""
-        return decode(data, self._key)
+        return decode(data, KeyRing([self.key]))
 
 
-def decode(data: bytes, key: bytes) -> Message:
+def decode(data: bytes, keys: bytes | KeyRing) -> Message:
+    """Check size, layout and the HMAC under the key the key id names.
+
+    ``keys`` as bytes: the shared key, whatever the key id.  The caller checks
+    the sender against the key (``KeyRing.admit``) and freshness.
+    """
+    ring = KeyRing.shared(keys) if isinstance(keys, (bytes, bytearray)) else keys
     n = len(data)
     if n > MAX_DATAGRAM:
         raise MalformedPacket(f"oversized datagram ({n} bytes)")
-    if n < HEADER.size + 1 + MAC_LEN:
+    if n < HEADER.size + 2 + MAC_LEN:
         raise MalformedPacket(f"truncated datagram ({n} bytes)", n)
-    magic, version, mtype, flags, slen, plen, seq, ts, rid = HEADER.unpack_from(data)
+    magic, version, mtype, flags, slen, plen, seq, ts, rid, klen = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise MalformedPacket("bad magic", 0)
     if version != VERSION:
         raise MalformedPacket(f"unsupported version {version}", 2)
-    if HEADER.size + slen + plen + MAC_LEN != n or not 1 <= slen <= MAX_SENDER:
+    if HEADER.size + klen + slen + plen + MAC_LEN != n or not 1 <= slen <= MAX_SENDER \
+            or not 1 <= klen <= MAX_KEY_ID:
         raise MalformedPacket("lengths do not match the datagram", 5)
+    try:
+        key_id = data[HEADER.size : HEADER.size + klen].decode()
+    except UnicodeDecodeError:
+        raise MalformedPacket("key id is not UTF-8", HEADER.size) from None
+    key = ring.lookup(key_id)
     body = data[:-MAC_LEN]
-    if not hmac.compare_digest(hmac.digest(key, body, "sha256"), data[-MAC_LEN:]):
-        raise AuthenticationError("bad_mac", "HMAC does not match the shared key")
+    if not hmac.compare_digest(hmac.digest(key.secret, body, "sha256"), data[-MAC_LEN:]):
+        raise AuthenticationError("bad_mac", f"HMAC does not match key {key_id!r}")
     mt = _TYPE_OF.get(mtype)
     if mt is None:
         raise MalformedPacket(f"unknown message type {mtype}", 3)
+    start = HEADER.size + klen
     try:
-        sender = data[HEADER.size : HEADER.size + slen].decode()
+        sender = data[start : start + slen].decode()
     except UnicodeDecodeError:
-        raise MalformedPacket("sender id is not UTF-8", HEADER.size) from None
-    start = HEADER.size + slen
+        raise MalformedPacket("sender id is not UTF-8", start) from None
+    start += slen
     fields = _decode_fields(data[start : start + plen], start)
-    return Message(mt, sender, rid, fields, bool(flags & FLAG_RESPONSE), seq, ts)
+    return Message(mt, sender, rid, fields, bool(flags & FLAG_RESPONSE), seq, ts, key)
 
 
 class ReplayGuard:

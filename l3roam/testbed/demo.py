@@ -33,6 +33,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="also write the per-roam results to this file")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="copy the run directory (daemon logs, probe files) here before teardown")
+    p.add_argument("--vm", action="store_true",
+                   help="run inside a user-mode Linux VM (a stock Debian kernel), for hosts whose kernel lacks a "
+                        "feature; needs the Debian package user-mode-linux")
+
+
+def run_in_vm(args: argparse.Namespace) -> int:
+    """The same demo inside a user-mode Linux guest; --json and --keep-logs are written back to the host."""
+    from l3roam.vm import uml
+
+    argv = ["demo", "--topology", str(Path(args.topology).resolve()), "--roams", str(args.roams),
+            "--interval", str(args.interval), "--prefix", args.prefix]
+    writable = []
+    if args.no_handoff:
+        argv.append("--no-handoff")
+    if args.json:
+        j = Path(args.json).resolve()
+        argv += ["--json", str(j)]
+        writable.append(j.parent)
+    if args.keep_logs:
+        k = Path(args.keep_logs).resolve()
+        argv += ["--keep-logs", str(k)]
+        writable.append(k)
+    say(f"running in a VM: {uml.find_uml().description}")
+    return uml.run(uml.self_argv(argv), writable=writable, say=say)
 
 
 def say(text: str) -> None:
@@ -50,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
     from l3roam.testbed.schedule import plan_moves
     from l3roam.testbed.session import probe_files, run_roams
     from l3roam.testbed.topology import CLIENT_IFNAME
+
+    from l3roam.vm.uml import in_vm
+
+    if args.vm and not in_vm():
+        return run_in_vm(args)
 
     def interrupted(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt

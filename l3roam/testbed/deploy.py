@@ -40,7 +40,8 @@ class Deployment:
         self.lease_seconds = lease_seconds
         self.extra_node = extra_node
         self.log_level = log_level
-        self.key = secrets.token_hex(24)
+        self.key = secrets.token_hex(24)  # the shared key: tools only (ctl, light clients)
+        self.node_keys = {ap: secrets.token_hex(24) for ap in self.topo.aps}  # each AP its own
         self.procs: dict[str, object] = {}
 
     def dir(self, node: str) -> Path:
@@ -76,19 +77,22 @@ class Deployment:
     def master_config(self, router: str | None = None) -> str:
         a = self.topo.spec.addressing
         router = router or self.masters[0]
-        return (f"listen: {self.address_of(router)}:{MASTER_PORT}\nkey: {self.key}\n"
+        return (f"listen: {self.address_of(router)}:{MASTER_PORT}\nkey: '{self.key}'\n"
                 f"metrics_listen: null\nlog_level: {self.log_level}\n"
                 f"log_file: {self.log_path(router, 'master')}\n"
                 + self.store_config(router) +
                 f"lease: {{lease_seconds: {self.lease_seconds}}}\n"
-                f"pools: [{{prefix: {a.client_prefix}, exclude: [{a.gateway}]}}]\n")
+                f"pools: [{{prefix: {a.client_prefix}, exclude: [{a.gateway}]}}]\n"
+                "node_keys:\n" + "".join(f"  - {{id: {ap}-k1, node: {ap}, key: '{k}'}}\n"
+                                         for ap, k in self.node_keys.items()))
 
     def node_config(self, ap: str) -> str:
         a = self.topo.spec.addressing
         r = self.topo.router(ap)
         mesh = [ifname for _, ifname in self.topo.neighbours(ap)]
         others = ", ".join(f"{self.address_of(r)}:{MASTER_PORT}" for r in self.masters[1:])
-        return (f"node_id: {ap}\nmaster: {self.master_address}:{MASTER_PORT}\nkey: {self.key}\n"
+        return (f"node_id: {ap}\nmaster: {self.master_address}:{MASTER_PORT}\n"
+                f"key: '{self.node_keys[ap]}'\nkey_id: {ap}-k1\n"
                 f"other_masters: [{others}]\n"
                 f"client_interface: {CELL_BRIDGE}\n"
                 f"gateway: {a.gateway}/{a.client_prefix.prefixlen}\ngateway_mac: {a.gateway_mac}\n"

@@ -127,7 +127,8 @@ def babel_settings(topo: Topology, router: str, run_dir: Path) -> BabelSettings:
         router_id=r.router_id, interfaces=tuple(ifaces),
         own_prefixes=(f"{r.loopback}/32", f"{r.locator}/128", f"{r.sid}/128"),
         client_prefix=None if exit_ else str(topo.spec.addressing.client_prefix), client_proto=b.client_proto,
-        kernel_priority=b.kernel_priority, local_path=str(run_dir / router / "babeld.sock"),
+        kernel_priority=b.kernel_priority, kernel_check_interval=b.kernel_check_interval,
+        local_path=str(run_dir / router / "babeld.sock"),
         default_route_proto=EXIT_PROTO if exit_ else None)
 
 

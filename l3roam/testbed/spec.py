@@ -89,6 +89,7 @@ class BabelSpec:
     hello_interval: float | None = None  # None: by mesh size (l3roam.testbed.sizing.auto_timers)
     update_interval: float | None = None  # None: by mesh size
     kernel_priority: int = 100
+    kernel_check_interval: int = 10  # babeld's periodic kernel-table check (docs/babel.md)
     client_proto: int = 44
 
     def check(self) -> list[ConfigProblem]:

@@ -73,8 +73,8 @@ class MasterProc:
             return r.read().decode()
 
 
-@pytest.fixture
-def master(tmp_path):
+def master_proc(tmp_path: Path, extra: str = "") -> MasterProc:
+    """A master configured with the shared test key plus ``extra`` YAML (not started)."""
     port, mport = free_port(), free_port(socket.SOCK_STREAM)
     log = tmp_path / "master.log"
     cfg = tmp_path / "master.yaml"
@@ -87,14 +87,36 @@ pools:
   - prefix: 10.99.0.0/16
     exclude: [10.99.0.1]
 store: {{path: {tmp_path / 'master.db'}}}
-""")
-    m = MasterProc(cfg, port, mport, log)
+""" + extra)
+    return MasterProc(cfg, port, mport, log)
+
+
+@pytest.fixture
+def master(tmp_path):
+    m = master_proc(tmp_path)
     m.start()
     try:
         yield m
     finally:
         m.kill()
 
+
+@pytest.fixture
+def make_master(tmp_path):
+    """``make_master(extra_yaml)``: a started master with more configuration (killed at the end)."""
+    made: list[MasterProc] = []
+
+    def make(extra: str = "") -> MasterProc:
+        m = master_proc(tmp_path, extra)
+        m.start()
+        made.append(m)
+        return m
+
+    try:
+        yield make
+    finally:
+        for m in made:
+            m.kill()
 
 @dataclass
 class ReplicatedMasters:

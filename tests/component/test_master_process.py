@@ -95,7 +95,7 @@ def test_bad_input_is_refused_counted_logged_and_master_keeps_serving(master):
     s.settimeout(0.3)
     dst = ("127.0.0.1", master.port)
     good = _raw_request(master.key, "replayer")
-    body = HEADER.pack(b"L3", 1, 2, 0, 3, 0, 1, int(time.time() * 1000), 1) + b"bad"
+    body = HEADER.pack(b"L3", 2, 2, 0, 3, 0, 1, int(time.time() * 1000), 1, 1) + b"kbad"
     sends = {
         "malformed": [b"\x00", b"garbage" * 10, b"L3\x01" + b"\x00" * 60,
                       body + hmac.digest(b"x", body, "sha256")[:10]],

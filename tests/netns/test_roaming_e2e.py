@@ -63,6 +63,12 @@ def proto44(tb: Testbed, router: str, ip: str) -> list[dict]:
     return [r for r in tb.routes(router, "44") if r["dst"] == ip]
 
 
+def bound_pairs(tb: Testbed, router: str) -> set[tuple[str, str]]:
+    out = tb.exec(router, ["nft", "-j", "list", "set", "bridge", "l3roam_guard", "bound"])
+    items = json.loads(out.stdout)["nftables"]
+    return {tuple(e["concat"]) for x in items if "set" in x for e in x["set"].get("elem", [])}
+
+
 def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
     prefix = f"l3rt-bf{os.getpid() % 10000:04d}-"
     tb = Testbed(topology.loads(YAML, prefix=prefix))
@@ -83,9 +89,49 @@ def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
         assert len(on_r1) == 1 and "encap" not in json.dumps(on_r1), on_r1
         assert on_r3 == [], on_r3
         assert all(not r.get("encap") for r in tb.routes("r3") if r["dst"] == ip)
+        # the station binding followed the client: bound at r1 only, with the client's MAC
+        mac = str(tb.topo.client("c1").mac)
+        assert (mac, ip) in bound_pairs(tb, "r1")
+        assert (mac, ip) not in bound_pairs(tb, "r3")
         # and the mesh delivers to it at r1
         assert tb.exec("r2", ["ping", "-c", "1", "-W", "2", ip], check=False).returncode == 0
         assert "event=client_moved" in dep.log("r2", "master")
+    finally:
+        if dhcp is not None:
+            dhcp.stop()
+        tb.down()
+        assert list_netns(prefix) == []
+
+
+def test_with_the_master_killed_a_roaming_client_is_served_at_the_new_ap():
+    """kill -9 of the master, then a roam: the new AP serves the lease it learned by lease sync,
+    the old AP withdraws when the master stays silent; the client is reachable again quickly."""
+    prefix = f"l3rt-md{os.getpid() % 10000:04d}-"
+    tb = Testbed(topology.loads(YAML, prefix=prefix))
+    dhcp = None
+    try:
+        tb.up()
+        tb.wait_converged(30)
+        dep = Deployment(tb, handoff=True, extra_node="master_down: {lease_sync_seconds: 5}\n").start()
+        dhcp = DhcpClient("udhcpc", tb.ns("c1"), CLIENT_IFNAME, tb.run_dir / "c1", "md").start()
+        ip = dhcp.wait_bound(30)
+        tb.wait_reachable("r2", ip, 20)
+        time.sleep(6.0)  # r3 syncs the lease table once after the bind
+        dep.procs["master"].kill()
+        dep.procs["master"].wait(5)
+        Air(tb).move("c1", "r3")
+        t0 = time.monotonic()
+        took = tb.wait_reachable("r2", ip, 10)
+        assert took < GENEROUS_GAP_MS / 1000, took
+        end = time.monotonic() + 3  # the old AP withdraws once the master was silent 0.5 s
+        while proto44(tb, "r1", ip) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert proto44(tb, "r3", ip) and not proto44(tb, "r1", ip)
+        mac = str(tb.topo.client("c1").mac)
+        assert (mac, ip) in bound_pairs(tb, "r3") and (mac, ip) not in bound_pairs(tb, "r1")
+        assert f"event=served_provisionally mac={mac}" in dep.log("r3", "node")
+        assert f"event=master_silent mac={mac}" in dep.log("r1", "node")
+        assert time.monotonic() - t0 < 10
     finally:
         if dhcp is not None:
             dhcp.stop()

@@ -182,6 +182,17 @@ def test_running_babeld_redistributing_a_subnet_or_source_specific_route_is_refu
     assert len(bad) == 2 and all("flush_xroute" in b for b in bad)
 
 
+def test_renders_a_periodic_kernel_check_and_refuses_an_unusable_interval():
+    # babeld misses kernel route notifications under bursts (netlink ENOBUFS); only its periodic
+    # kernel-table check repairs that, so the interval is rendered explicitly (babeld's default: 300 s)
+    assert "kernel-check-interval 10" in render_checked(settings()).splitlines()
+    assert "kernel-check-interval 3" in render_checked(settings(kernel_check_interval=3)).splitlines()
+    for bad in (0, 3601):
+        problems = validate(settings(kernel_check_interval=bad))
+        assert [p.key for p in problems] == ["kernel_check_interval"]
+        assert "docs/babel.md" in problems[0].problem
+
+
 def test_one_file_per_node_from_the_command_line():
     import subprocess
     import sys
@@ -194,3 +205,21 @@ def test_one_file_per_node_from_the_command_line():
     assert r.stdout.startswith("# babeld.conf rendered by l3roam") and "redistribute deny" in r.stdout
     r = cli("node", "--config", "configs/node.yaml", "--check-config")
     assert r.returncode == 0 and "configs/node.yaml: ok" in r.stdout, r.stderr
+
+
+def test_the_node_file_sets_the_kernel_check_and_a_bad_value_names_its_key(tmp_path):
+    import subprocess
+    import sys
+
+    text = (ROOT / "configs" / "node.yaml").read_text()
+    assert "kernel_check_interval: 10" in text
+    bad = tmp_path / "node.yaml"
+    bad.write_text(text.replace("kernel_check_interval: 10", "kernel_check_interval: 0"))
+    r = subprocess.run([sys.executable, "-m", "l3roam", "babel-config", "--config", str(bad)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "babel.kernel_check_interval: must be between 1 and 3600" in r.stderr
+    good = tmp_path / "good.yaml"
+    good.write_text(text.replace("kernel_check_interval: 10", "kernel_check_interval: 5"))
+    r = subprocess.run([sys.executable, "-m", "l3roam", "babel-config", "--config", str(good)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "kernel-check-interval 5" in r.stdout.splitlines()

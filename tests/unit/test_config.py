@@ -71,6 +71,16 @@ reservations: {{"02:00:00:00:00:01": 10.0.0.5, "02:00:00:00:00:02": 10.0.0.5}}
     assert "reserved for" in got["reservations.02:00:00:00:00:02"]
 
 
+def test_reservation_inside_an_exclusion_is_refused(tmp_path):
+    got = problems(write(tmp_path, f"""
+key: {"ab" * 16}
+pools: [{{prefix: 10.0.0.0/16, exclude: [10.0.0.1, 10.0.0.2-10.0.0.31]}}]
+reservations: {{"02:00:00:00:00:01": 10.0.0.7, "02:00:00:00:00:02": 10.0.0.100}}
+"""))
+    assert "excluded (10.0.0.2-10.0.0.31 in pool 10.0.0.0/16)" in got["reservations.02:00:00:00:00:01"]
+    assert "reservations.02:00:00:00:00:02" not in got
+
+
 def test_check_config_cli_validates_without_side_effects(tmp_path):
     db = tmp_path / "never.db"
     good = write(tmp_path, f"key: {'ab' * 16}\npools: [{{prefix: 10.0.0.0/24}}]\nstore: {{path: {db}}}\n")

@@ -96,8 +96,8 @@ def test_signed_garbage_payload_is_malformed_not_a_crash(payload):
     """A holder of the key sending a broken payload still cannot crash the decoder."""
     import hashlib, hmac
     sender = b"ap1"
-    head = HEADER.pack(b"L3", 1, MessageType.LEASE, 0, len(sender), len(payload), 1, NOW_MS, 1)
-    body = head + sender + payload
+    head = HEADER.pack(b"L3", 2, MessageType.LEASE, 0, len(sender), len(payload), 1, NOW_MS, 1, 6)
+    body = head + b"shared" + sender + payload
     try:
         decode(body + hmac.digest(KEY, body, "sha256"), KEY)
     except MalformedPacket:

@@ -36,7 +36,8 @@ UNAVAILABLE = MasterAnswer("unavailable", reason="timeout")
 
 
 def settings(**kw) -> DhcpServerSettings:
-    base = dict(server_id=GW, subnet=IPv4Network("10.99.0.0/16"), domain="mesh", lease_time=600, mtu=1400)
+    base = dict(server_id=GW, subnet=IPv4Network("10.99.0.0/16"), domain="mesh", lease_time=600, mtu=1400,
+                relays=frozenset({A("10.50.0.1"), A("192.0.2.1")}))
     base.update(kw)
     return DhcpServerSettings(**base)
 
@@ -510,7 +511,8 @@ def test_reply_that_would_be_too_large_is_dropped_not_raised(server):
     disc.options[Option.CLIENT_IDENTIFIER] = b"\x00" + b"c" * 900  # echoed back (RFC 6842)
     disc.options[Option.RELAY_AGENT_INFORMATION] = b"r" * 700  # echoed back to the relay
     disc.giaddr = A("10.50.0.1")
-    ask = only(server.handle(disc, meta(), 0), AskMaster)
+    relay = Received("mesh0", "02:00:00:00:aa:aa", A("10.50.0.1"), 67, GW)
+    ask = only(server.handle(disc, relay, 0), AskMaster)
     assert server.on_master_answer(ask.token, OK_100, 0) == [Dropped("reply_too_large", UDHCPC_MAC)]
     # the client's own limit (option 57) counts too
     disc = golden("udhcpc-discover.bin")
@@ -535,7 +537,8 @@ def test_relayed_bind_is_marked_so_the_agent_installs_no_host_route():
     from l3roam.proto import dhcp
 
     server = DhcpServer(DhcpServerSettings(server_id=A("10.99.0.1"),
-                                           subnet=__import__("ipaddress").IPv4Network("10.99.0.0/16")))
+                                           subnet=__import__("ipaddress").IPv4Network("10.99.0.0/16"),
+                                           relays=frozenset({A("192.0.2.1")})))
     req = dhcp.DhcpMessage(op=dhcp.Op.BOOTREQUEST, xid=9, chaddr=bytes.fromhex("020000000009"),
                            giaddr=A("192.0.2.1"),
                            options={53: bytes([3]), 50: A("10.99.0.9").packed, 54: A("10.99.0.1").packed})

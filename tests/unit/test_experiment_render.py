@@ -133,3 +133,49 @@ def test_placement_is_stated_per_scenario_and_for_the_mesh():
     md = render_markdown(meta, runs, [], [], {})
     assert "Placement: server on r5 (a gateway" in md
     assert "| r6 (AP; 0/3 hops) |" in md and "| r5 (gateway; 2/2 hops) |" in md
+
+
+def batman_run(name, gaps, client="talks", orig=1000, ctl=900.0):
+    r = run(name, "batman", gaps, hello=None, bps=0.0)
+    r.update({"client": client, "orig_interval": orig})
+    r["control"].update({"control_bytes_per_s_per_link": ctl, "control_packets_per_s_per_link": 11.0,
+                         "batman_ctl_bytes_per_s_per_link": ctl, "system_cpu_percent": 40.0})
+    r["batman"] = {"module_version": "2022.3",
+                   "tables": {"r1": {"originators": 4, "tt_local": 3, "tt_global": 12},
+                              "r2": {"originators": 5, "tt_local": 2, "tt_global": 13}}}
+    if client != "talks":
+        r["tcp"] = None
+        for x in r["roams"]:
+            x["up_gap_ms"] = None
+    return r
+
+
+def test_batman_rows_verdict_and_behaviour_section():
+    runs = RUNS + [batman_run("batman-adv", [120, 140, 900]), batman_run("batman-gluon", [300, 2000], orig=5000),
+                   batman_run("batman-silent", [150, 3000], client="silent"),
+                   run("l3-silent", "l3roam", [60, 70], handoff=True)]
+    runs[-1]["client"] = "silent"
+    bcosts = [{"design": "batman", "clients": c, "roam_rate": 0.0, "batman_ctl_bytes_per_s_per_link": 800.0,
+               "batman_ctl_packets_per_s_per_link": 10.0, "table_max": 14 + c, "table_median": 14 + c,
+               "system_cpu_percent": 20.0, "settle_s": 2.0} for c in (0, 100, 1000)]
+    rows = {r.name: r for r in summarize_scenarios(runs)}
+    b = rows["batman-adv"]
+    assert b.table_max.median == 20  # TT local + global + originators of the fullest node (r2: 2 + 13 + 5)
+    assert b.control_bps.median == 900.0 and b.system_cpu.median == 40.0 and b.orig_interval == 1000
+    meta = {**META, "vm": "user-mode Linux 6.1 (test), 1 CPU", "host_kernel": "6.18", "batman_adv": True,
+            "batman_adv_version": "2022.3", "handoff_encapsulation": "IPv4-in-IPv6 tunnels"}
+    md = render_markdown(meta, runs, COSTS + bcosts, [], {})
+    assert "**in a VM**, user-mode Linux 6.1 (test)" in md and "IPv4-in-IPv6 tunnels" in md
+    assert "| batman-adv | batman-adv | – | OGM 1.00 | talks |" in md
+    assert "| batman-gluon | batman-adv | – | OGM 5.00 |" in md
+    assert "## The client after a move" in md and "| batman-adv (OGM 1.00 s) | silent | batman-silent |" in md
+    assert "## batman-adv: costs against clients and roam rate" in md and "| 1000 | 0 | 800 |" in md
+    verdict = md.split("## Verdict: L3 roaming (l3roam) against batman-adv")[1]
+    for metric in ("handover gap", "loss", "TCP survival", "silent client", "control traffic",
+                   "control per client", "table size", "CPU"):
+        assert f"| {metric} |" in verdict, metric
+    # l3 (median 50 ms) against batman-adv (median 140 ms): L3 better, and the mechanism is named
+    gap_line = next(l for l in verdict.splitlines() if l.startswith("| handover gap |"))
+    assert "| better |" in gap_line and "roaming advertisement" in gap_line and "OGM" in gap_line
+    # the l3roam cost table keeps only l3roam's points
+    assert "| 1000 | 0 | 11660 |" in md

@@ -105,3 +105,18 @@ def test_implementations_match_the_interface_signatures():
             want = [(p.name, p.default) for p in inspect.signature(getattr(Iface, name)).parameters.values()]
             got = [(p.name, p.default) for p in inspect.signature(getattr(impl, name)).parameters.values()]
             assert got == want, f"{impl.__name__}.{name}"
+
+
+def test_station_binding_needs_setup_and_unbind_checks_the_mac():
+    import pytest as _pytest
+    from l3roam.errors import KernelError as _KE
+
+    k = FakeKernel(("cell0",))
+    with _pytest.raises(_KE):
+        k.guard_bind("cell0", IPv4Address("10.99.0.5"), "02:c1:00:00:00:01")
+    k.guard_setup("cell0", IPv4Address("10.99.0.1"))
+    k.guard_bind("cell0", IPv4Address("10.99.0.5"), "02:C1:00:00:00:01")
+    k.guard_unbind("cell0", IPv4Address("10.99.0.5"), "02:c1:00:00:00:99")  # another MAC: kept
+    assert k.guard_bindings() == {IPv4Address("10.99.0.5"): "02:c1:00:00:00:01"}
+    k.guard_unbind("cell0", IPv4Address("10.99.0.5"), "02:c1:00:00:00:01")
+    assert k.guard_bindings() == {}

@@ -57,3 +57,31 @@ def test_deadline_reports_none_once_and_next_deadline_follows_the_heap(client):
     assert len(client.outstanding) == 1 and client.next_deadline() <= 3.0
     client.on_timer(3.0)
     assert got == [None, None] and client.next_deadline() is None
+
+
+def test_notices_are_known_by_move_not_by_request_id():
+    """A restarted master may reuse request ids: a new move under an old id is still reported."""
+    import time as _time
+
+    from l3roam.proto.control import MASTER_ID, Codec, Field, Message
+    from l3roam.proto.keys import NodeKey
+
+    key = NodeKey("n1-a", b"k" * 16)
+    got = []
+    c = MasterClient("n1", key, ("127.0.0.1", 9), on_notice=got.append)
+    master = Codec(key, MASTER_ID, 1)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        def moved(mac: str, seq: int) -> None:
+            msg = Message(MessageType.MOVED, "", 1, {Field.MAC: mac, Field.NODE: "n2", Field.SEQ: seq})
+            peer.sendto(master.encode(msg, int(_time.time() * 1000)), c.sock.getsockname())
+            _time.sleep(0.05)
+            c.on_readable(_time.time())
+
+        moved("02:00:00:00:00:01", 2)
+        moved("02:00:00:00:00:01", 2)  # a retransmission: acknowledged, reported once
+        moved("02:00:00:00:00:02", 3)  # a new move under the same request id
+        assert [(n.mac, n.seq) for n in got] == [("02:00:00:00:00:01", 2), ("02:00:00:00:00:02", 3)]
+    finally:
+        c.close()
+        peer.close()

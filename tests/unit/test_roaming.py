@@ -4,7 +4,8 @@ from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
-from l3roam.core.roaming import (Arrived, Bound, ClaimAnswered, Departed, GreetClient,
+from l3roam.core.roaming import (Arrived, Bound, CheckMaster, ClaimAnswered, Departed, GreetClient,
+                                 MasterSilent,
                                  HandoffSettings, IllegalTransition, InstallRoute, MovedAway,
                                  Redirect, Released, RemoveRedirect, RemoveRoute, RoamingTable,
                                  SendClaim, State)
@@ -31,6 +32,7 @@ def test_arrival_claims_then_installs_route_and_greets():
     assert t.handle(Arrived(MAC, "cell0"), 0.01) == []  # one claim in flight is enough
     acts = t.handle(ClaimAnswered(MAC, True, IP, 4, 3600.0), 0.02)
     assert acts == [InstallRoute(IP, "cell0"), GreetClient(MAC, IP, "cell0")]
+    assert acts[0].mac == MAC  # the station binding goes with the route
     assert t.serving() == {IP: "cell0"}
 
 
@@ -43,7 +45,8 @@ def test_refused_claim_leaves_client_absent_without_route():
 
 def test_move_notice_runs_the_three_handoff_phases():
     t = serving(table(withdraw_delay=0.5, window=2.0))
-    assert t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0) == [Redirect(IP, SID, announced=True)]
+    acts = t.handle(MovedAway(MAC, "ap2", 4, SID), 10.0)
+    assert acts == [Redirect(IP, SID, announced=True)] and acts[0].mac == MAC  # binding leaves
     assert t.tick(10.4) == []
     assert t.tick(10.5) == [Redirect(IP, SID, announced=False), RemoveRedirect(IP, announced=True)]
     assert t.tick(12.0) == [RemoveRedirect(IP, announced=False)]
@@ -53,7 +56,8 @@ def test_move_notice_runs_the_three_handoff_phases():
 
 def test_without_handoff_the_route_goes_at_once():
     t = serving(table(enabled=False))
-    assert t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0) == [RemoveRoute(IP)]
+    acts = t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
+    assert acts == [RemoveRoute(IP)] and acts[0].mac == MAC
     t = serving(table())
     assert t.handle(MovedAway(MAC, "ap2", 4, None), 1.0) == [RemoveRoute(IP)]
 
@@ -95,7 +99,7 @@ def test_back_and_forth_moves_leave_exactly_one_announcer():
 
 def test_departure_without_notice_withdraws_after_timeout_unless_back():
     t = serving(table(departure_timeout=5.0))
-    assert t.handle(Departed(MAC), 1.0) == []
+    assert t.handle(Departed(MAC), 1.0) == [CheckMaster(MAC)]  # the master answers: nothing more
     assert t.tick(5.9) == []
     assert t.tick(6.0) == [RemoveRoute(IP)]
     t = serving(table(departure_timeout=5.0))
@@ -121,7 +125,7 @@ def test_every_state_event_pair_is_defined_or_raises():
 
     with pytest.raises(IllegalTransition):
         t.handle(Strange(), 0)
-    assert len(TRANSITIONS) == 4 * 6
+    assert len(TRANSITIONS) == 4 * 7
 
 
 def test_stale_refusal_while_present_reclaims_with_the_masters_number_plus_one():
@@ -148,3 +152,60 @@ def test_stale_refusal_after_the_station_left_gives_up_and_reclaims_are_capped()
     sent = [t.handle(ClaimAnswered(MAC, False, seq=9 + i, reason="stale_sequence"), 1 + i / 10)
             for i in range(4)]
     assert sent[0] and sent[1] and sent[2] == []
+
+
+def test_master_silent_a_known_lease_is_served_provisionally_then_confirmed():
+    """A new AP knows the client's lease (lease sync): it serves it once the claim waited 0.3 s."""
+    t = table(provisional_after=0.3, reclaim_interval=1.0)
+    assert t.handle(Arrived(MAC, "cell0", IP, 3600.0, seq=4), 10.0) == [SendClaim(MAC, 5)]
+    assert t.tick(10.29) == []
+    acts = t.tick(10.3)
+    assert acts == [InstallRoute(IP, "cell0"), GreetClient(MAC, IP, "cell0")] and acts[0].mac == MAC
+    assert t.clients[MAC].provisional
+    # the claim gives up (master silent): keep serving, claim again a second later
+    assert t.handle(ClaimAnswered(MAC, False, reason="unavailable"), 12.0) == []
+    assert t.clients[MAC].state is State.SERVING and t.serving() == {IP: "cell0"}
+    assert t.tick(13.0) == [SendClaim(MAC, 5)]
+    # the master is back and confirms: an ordinary client again
+    t.handle(ClaimAnswered(MAC, True, IP, 5, 3600.0), 13.1)
+    assert not t.clients[MAC].provisional and t.clients[MAC].seq == 5
+
+
+def test_provisional_service_ends_when_the_master_refuses():
+    t = table(provisional_after=0.3)
+    t.handle(Arrived(MAC, "cell0", IP, 3600.0), 0.0)
+    t.tick(0.3)
+    assert t.handle(ClaimAnswered(MAC, False, reason="no_lease"), 0.5) == [RemoveRoute(IP)]
+    assert t.serving() == {}
+
+
+def test_no_known_lease_or_an_expired_one_is_never_served_without_the_master():
+    t = table(provisional_after=0.3)
+    t.handle(Arrived(MAC, "cell0"), 0.0)
+    assert t.tick(1.0) == []
+    t2 = table(provisional_after=0.3)
+    t2.handle(Arrived(MAC, "cell0", IP, 5.0), 6.0)  # the lease ended before the arrival
+    assert t2.tick(7.0) == [] and t2.serving() == {}
+    t3 = table(provisional_after=None)  # switched off
+    t3.handle(Arrived(MAC, "cell0", IP, 3600.0), 0.0)
+    assert t3.tick(1.0) == []
+
+
+def test_a_master_answer_in_time_means_no_provisional_route():
+    t = table(provisional_after=0.3)
+    t.handle(Arrived(MAC, "cell0", IP, 3600.0), 0.0)
+    t.handle(ClaimAnswered(MAC, False, seq=9, reason="stale_sequence"), 0.01)  # present: reclaims
+    t.handle(ClaimAnswered(MAC, True, IP, 10, 3600.0), 0.02)
+    assert t.tick(1.0) == [] and not t.clients[MAC].provisional
+
+
+def test_old_ap_withdraws_when_the_station_left_and_the_master_is_silent():
+    t = serving(table(departure_timeout=5.0))
+    assert t.handle(Departed(MAC), 1.0) == [CheckMaster(MAC)]
+    acts = t.handle(MasterSilent(MAC), 1.5)
+    assert acts == [RemoveRoute(IP)] and acts[0].mac == MAC and t.serving() == {}
+    # a station that came back meanwhile keeps its route
+    t = serving(table())
+    t.handle(Departed(MAC), 1.0)
+    t.handle(Arrived(MAC, "cell0"), 1.2)
+    assert t.handle(MasterSilent(MAC), 1.5) == []

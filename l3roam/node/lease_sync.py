@@ -1,0 +1,69 @@
+"""What this node knows of the master's leases, for roaming while the master is silent.
+
+The roaming machine may serve an arriving client without the master's
+confirmation only with a (MAC, address) pair the master gave out and that has
+not ended (docs/node.md, "While the master is unreachable").  This node learns
+such pairs from the master's own answers (binds, claims) and, every
+``period`` seconds while the master answers, from its whole lease table
+(LIST, 40 leases a page, one page in flight).  Nothing here is trusted that
+did not come authenticated from the master.
+"""
+
+from __future__ import annotations
+
+import logging
+from ipaddress import IPv4Address
+
+from l3roam.log import event
+from l3roam.proto.control import Field, MessageType
+
+log = logging.getLogger("l3roam.node")
+BOUND = 2  # LeaseState.BOUND
+PAGE = 40
+
+
+class KnownLeases:
+    def __init__(self, master, period: float):
+        self.master = master
+        self.period = period  # 0: no sync, only what answers carry
+        self.leases: dict[str, tuple[IPv4Address, float, int]] = {}  # mac -> (ip, expires, seq)
+        self._next = 0.0
+        self._busy = False
+        self._fresh: dict[str, tuple[IPv4Address, float, int]] = {}
+
+    def learn(self, mac: str, ip: IPv4Address | None, expires: float, seq: int = 0) -> None:
+        if ip is not None and expires > 0:
+            old = self.leases.get(mac)
+            self.leases[mac] = (ip, expires, max(seq, old[2] if old else 0))
+
+    def get(self, mac: str, now: float) -> tuple[IPv4Address, float, int] | None:
+        got = self.leases.get(mac)
+        return got if got is not None and got[1] > now else None
+
+    def tick(self, now: float) -> None:
+        if self.period <= 0 or self._busy or now < self._next:
+            return
+        self._busy, self._fresh = True, {}
+        self._page(0)
+
+    def _page(self, offset: int) -> None:
+        def answered(ans, offset=offset) -> None:
+            now = self.master.clock()
+            if ans is None or not ans.ok:
+                self._busy, self._next = False, now + min(self.period, 10.0)  # try again sooner
+                return
+            entries = ans.fields.get(Field.ENTRY, [])
+            for e in entries:
+                if e.get(Field.STATE) == BOUND and e.get(Field.IP) is not None:
+                    self._fresh[str(e[Field.MAC])] = (e[Field.IP], int(e.get(Field.EXPIRES, 0)) / 1000,
+                                                      int(e.get(Field.SEQ, 0)))
+            total = int(ans.fields.get(Field.TOTAL, 0))
+            if entries and offset + len(entries) < total:
+                self._page(offset + len(entries))
+                return
+            self.leases = {m: v for m, v in self.leases.items() if v[1] > now and m not in self._fresh}
+            self.leases.update(self._fresh)
+            self._busy, self._next = False, now + self.period
+            event(log, "leases_synced", level=logging.DEBUG, known=len(self.leases))
+
+        self.master.send(MessageType.LIST, {Field.OFFSET: offset, Field.COUNT: PAGE}, answered)

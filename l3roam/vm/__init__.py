@@ -1,0 +1,1 @@
+"""Run l3roam inside a virtual machine with a stock kernel (user-mode Linux)."""
