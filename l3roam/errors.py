@@ -102,3 +102,11 @@ class VmUnavailable(L3roamError):
 
     The message names the Debian package that is missing.
     """
+
+
+class ConvergenceError(ExternalToolError):
+    """A testbed's babel did not converge; the message is a short diagnosis (l3roam.testbed.diagnose)."""
+
+    def __init__(self, summary: str, diagnosis: object = None):
+        self.diagnosis = diagnosis
+        super().__init__(summary)

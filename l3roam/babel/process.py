@@ -154,3 +154,77 @@ def _tail(path: Path, lines: int = 5) -> str:
         return " | ".join(path.read_text().splitlines()[-lines:]) or "(empty log)"
     except OSError:
         return "(no log)"
+
+
+def start_many(items: list[tuple[BabeldFiles, str, str | None]], exe: str = "babeld",
+               timeout: float = 30.0, parallel: int = 32) -> list[int]:
+    """Start many babelds (files, config, netns) at once; their pids, in order.
+
+    Each is entered with ``nsenter --net`` (no mount namespace, unlike ``ip
+    netns exec``) and daemonises itself; up to ``parallel`` starters run at
+    a time, then every pid file and control socket is awaited together.
+    Raises ExternalToolError naming the first that failed.
+    """
+    running: list[tuple[BabeldFiles, str | None, subprocess.Popen]] = []
+
+    def reap(limit: int) -> None:
+        while len(running) > limit:
+            files, netns, proc = running.pop(0)
+            try:
+                _, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise ExternalToolError(f"babeld in {netns} did not daemonise within {timeout} s") from None
+            if proc.returncode != 0:
+                raise ExternalToolError(f"babeld failed to start in {netns or 'the root namespace'} "
+                                        f"(exit {proc.returncode}): {err.strip() or _tail(files.log)}")
+
+    for files, config_text, netns in items:
+        files.directory.mkdir(parents=True, exist_ok=True)
+        old = read_pid(files.pid)
+        if old is not None and pid_alive(old):
+            raise ExternalToolError(f"babeld already running with pid {old} ({files.pid})")
+        for stale in (files.pid, files.socket):
+            stale.unlink(missing_ok=True)
+        files.conf.write_text(config_text)
+        enter = ["nsenter", f"--net=/run/netns/{netns}"] if netns else []
+        argv = enter + [exe, "-D", "-I", str(files.pid), "-L", str(files.log), "-S", str(files.state),
+                        "-c", str(files.conf)]
+        running.append((files, netns, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                                        text=True)))
+        reap(parallel)
+    reap(0)
+    pids = []
+    deadline = time.monotonic() + timeout
+    for files, config_text, netns in items:
+        socket_path = _socket_path(config_text)
+        while True:
+            pid = read_pid(files.pid)
+            if pid is not None and (socket_path is None or socket_path.exists()):
+                pids.append(pid)
+                break
+            if time.monotonic() > deadline:
+                raise ExternalToolError(f"babeld in {netns or 'the root namespace'} did not come up: "
+                                        f"{_tail(files.log)}")
+            time.sleep(0.01)
+    event(log, "babelds_started", count=len(pids))
+    return pids
+
+
+def kill_many(all_files: list[BabeldFiles]) -> int:
+    """SIGKILL many babelds at once (teardown: their namespaces and routes go anyway); how many."""
+    killed = []
+    for files in all_files:
+        pid = read_pid(files.pid)
+        if pid is not None and pid_alive(pid) and _is_babeld(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+        files.pid.unlink(missing_ok=True)
+        files.socket.unlink(missing_ok=True)
+    deadline = time.monotonic() + 5
+    while any(pid_alive(p) for p in killed) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(killed)

@@ -86,7 +86,7 @@ def run_one(runner, sc: ScenarioSpec, pace: PaceSpec, rep: int, media: Media) ->
               "move_ms": round((m["t_end"] - m["t_start"]) * 1000, 1),
               "addr_after": addresses[i] if i < len(addresses) else None} for i, m in enumerate(info["moves"])]
     rec = {"scenario": sc.name, "kind": sc.kind, "handoff": sc.handoff if sc.kind == "l3roam" else None,
-           "hello": topo.spec.babel.hello_interval, "pace": pace.name, "interval": pace.interval if pace.count else None,
+           "hello": topo.hello_interval, "pace": pace.name, "interval": pace.interval if pace.count else None,
            "rep": rep + 1, "seed": seed, "ip_before": ip0, "exits": list(topo.exits),
            "t_clients": info["t_clients"], "duration": info["duration"],
            "load": [round(x, 2) for x in load0 + load1], "roams": roams, "apps": figures,

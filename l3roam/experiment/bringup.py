@@ -60,7 +60,7 @@ class ScenarioBed:
         from l3roam.testbed.deploy import Deployment
 
         topo, sc, tb = self.topo, self.sc, self.tb
-        hello = topo.spec.babel.hello_interval
+        hello = topo.hello_interval
         tb.up()
         if sc.kind == "batman":
             self.bat = batman.BatmanMesh(tb, batman.BatmanSettings(
@@ -70,8 +70,9 @@ class ScenarioBed:
             self.say(f"  {len(topo.routers)} routers up, batman-adv (orig_interval "
                      f"{self.bat.settings.orig_interval_ms} ms) converged in {self.conv:.1f} s")
         else:
-            self.conv = tb.wait_converged(max(30.0, 12 * hello))
-            self.say(f"  {len(topo.routers)} routers up, babel (hello {hello:g} s) converged in {self.conv:.1f} s")
+            self.conv = tb.wait_converged()  # the topology's timeout, by size
+            self.say(f"  {len(topo.routers)} routers up in {tb.build_seconds:.1f} s, babel (hello {hello:g} s) "
+                     f"converged in {self.conv:.1f} s; {topo.placement_text()}")
         if sc.kind == "l3roam":
             self.dep = Deployment(tb, handoff=sc.handoff).start()
         elif sc.kind == "l2":

@@ -135,8 +135,8 @@ class Run:
         self.tb = tb
         points: list[dict] = []
         result = {"mesh": self.name, "routers": len(topo.routers), "links": len(topo.links),
-                  "aps": list(topo.aps), "hello": topo.spec.babel.hello_interval,
-                  "update_interval": topo.spec.babel.update_interval,
+                  "aps": list(topo.aps), "hello": topo.hello_interval,
+                  "update_interval": topo.update_interval,
                   "kernel_check_interval": topo.spec.babel.kernel_check_interval,
                   "mtu": topo.spec.mesh.mtu, "master": topo.master,
                   "mean_hops_ap_to_master": statistics.fmean(topo.hops(topo.master)[a] for a in topo.aps),

@@ -45,6 +45,7 @@ class ScenarioRow:
     table_max: Summary
     redhcp_ms: Summary
     system_cpu: Summary  # % of the whole machine during the runs (batman-adv works in the kernel)
+    server: str = ""  # where the traffic server ran (router, gateway/AP, hops to the APs)
 
     @property
     def label(self) -> str:
@@ -101,8 +102,36 @@ def summarize_scenarios(runs: list[dict]) -> list[ScenarioRow]:
             redhcp_ms=summarize(_vals(ok, "redhcp_ms")),
             system_cpu=summarize([r["control"]["system_cpu_percent"] for r in ok
                                   if r.get("control") and r["control"].get("system_cpu_percent") is not None]),
+            server=_server_text(first),
         ))
     return rows
+
+
+def _server_text(run: dict) -> str:
+    """``r5 (gateway; 2/2 hops)``: the server's router, its role, hops to each AP."""
+    p = run.get("placement")
+    if not p:
+        return run.get("server", "") or ""
+    role = "gateway" if p.get("server_is_gateway") else ("AP" if p.get("server_is_ap") else "router")
+    hops = "/".join(str(h) for h in p.get("server_hops_to_aps", {}).values())
+    return f"{p['server']} ({role}; {hops} hops)"
+
+
+#: Differences smaller than these are "same" whatever the ratio (equal is equal; 0.18 vs 0.19 % too).
+ABS_TOLERANCE = {"gap": 10.0, "loss": 1.0, "bytes": 20.0, "routes": 1.0, "cpu": 0.1}
+REL_TOLERANCE = 0.1
+
+
+def compare(a: float, b: float, kind: str, lower_is_better: bool = True) -> str:
+    """better / worse / same for ``a`` against ``b``: same within 10 % or within the absolute tolerance."""
+    if any(math.isnan(x) for x in (a, b)):
+        return "?"
+    if abs(a - b) <= ABS_TOLERANCE.get(kind, 0.0):
+        return "same"
+    q = ratio(a, b)
+    if 1 - REL_TOLERANCE <= q <= 1 + REL_TOLERANCE:
+        return "same"
+    return "better" if (q < 1) == lower_is_better else "worse"
 
 
 def fmt(x: float | None, digits: int = 0) -> str:
@@ -152,23 +181,15 @@ def verdicts(rows: list[ScenarioRow], costs: list[dict]) -> list[tuple[str, str,
     if l3 is None or l2 is None:
         return []
     out = []
-
-    def word(a: float, b: float, lower_is_better: bool = True) -> str:
-        if any(math.isnan(x) for x in (a, b)):
-            return "?"
-        q = ratio(a, b)
-        if 0.9 <= q <= 1.1:
-            return "same"
-        return "better" if (q < 1) == lower_is_better else "worse"
-
-    out.append(("handover gap", word(l3.down_gap.median, l2.down_gap.median),
+    word = compare
+    out.append(("handover gap", word(l3.down_gap.median, l2.down_gap.median, "gap"),
                 f"median {fmt(l3.down_gap.median)} ms (L3) vs {fmt(l2.down_gap.median)} ms (L2): "
                 f"{_times(l3.down_gap.median, l2.down_gap.median)}; p95 {fmt(l3.down_gap.p95)} vs "
                 f"{fmt(l2.down_gap.p95)} ms; worst {fmt(l3.down_gap.max)} vs {fmt(l2.down_gap.max)} ms "
                 f"(downstream, 10 ms probe spacing)."))
     l3_loss = l3.down_lost.mean + l3.up_lost.mean if l3.up_lost.n else l3.down_lost.mean
     l2_loss = l2.down_lost.mean + l2.up_lost.mean if l2.up_lost.n else l2.down_lost.mean
-    out.append(("loss", word(l3_loss, l2_loss),
+    out.append(("loss", word(l3_loss, l2_loss, "loss"),
                 f"{fmt(l3_loss, 1)} vs {fmt(l2_loss, 1)} probe packets lost per roam, both directions "
                 f"(at 100 packets/s each way): {_times(l3_loss, l2_loss)}."))
     f3, f2 = l3.tcp_alive / max(l3.tcp_runs, 1), l2.tcp_alive / max(l2.tcp_runs, 1)
@@ -179,18 +200,18 @@ def verdicts(rows: list[ScenarioRow], costs: list[dict]) -> list[tuple[str, str,
     extra = (f" Each lightweight client adds about {fmt(slope, 1)} B/s per link of babel traffic with l3roam "
              f"(its /32 in every router's updates); in the L2 stand-in clients never enter the routing protocol "
              f"(batman-adv would instead carry them in its translation tables)." if slope is not None else "")
-    out.append(("control traffic", word(l3.control_bps.median, l2.control_bps.median),
+    out.append(("control traffic", word(l3.control_bps.median, l2.control_bps.median, "bytes"),
                 f"{fmt(l3.control_bps.median)} vs {fmt(l2.control_bps.median)} B/s of babel per link with one "
                 f"client: {_times(l3.control_bps.median, l2.control_bps.median)}.{extra}"))
     tmax = max((c["table_max"] for c in costs), default=None)
     nmax = max((c["clients"] for c in costs), default=None)
-    out.append(("table size", word(l3.table_max.median, l2.table_max.median),
+    out.append(("table size", word(l3.table_max.median, l2.table_max.median, "routes"),
                 f"largest routing table {fmt(l3.table_max.median)} vs {fmt(l2.table_max.median)} routes with one client"
                 + (f"; with {nmax} lightweight clients every l3roam router holds up to {tmax} routes (one /32 per "
                    f"client), while L2 routers keep only the loopbacks (the clients sit in bridge FDBs instead)."
                    if tmax is not None else ".")))
     out.append(("CPU", word(l3.babeld_cpu.median + (l3.agent_cpu.median if l3.agent_cpu.n else 0),
-                            l2.babeld_cpu.median),
+                            l2.babeld_cpu.median, "cpu"),
                 f"babeld {fmt(l3.babeld_cpu.median, 2)} vs {fmt(l2.babeld_cpu.median, 2)} % of a core per router "
                 f"during the runs; l3roam adds its agents, {fmt(l3.agent_cpu.median, 2)} % per AP (Python). "
                 f"The L2 forwarding cost (head-end replication of every flooded frame to every AP) is in the "
@@ -294,19 +315,21 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
     if skipped:
         md.append("")
     if topo:
+        where = topo.get("placement_text") or f"traffic server and lease master on {topo.get('server')}"
         md += [f"Mesh: {topo.get('routers')} routers, {topo.get('links')} links; APs "
                f"{', '.join(topo.get('aps', []))} (hops from the first: "
-               f"{', '.join(str(v) for v in topo.get('hops', {}).values())}); traffic server, L2 gateway and "
-               f"lease master on {topo.get('server')}. Traffic: UDP probes at 100 packets/s downstream "
+               f"{', '.join(str(v) for v in topo.get('hops', {}).values())}). Placement: {where}; the L2 "
+               "baseline's gateway runs on the traffic server's router. Scenarios that move the server say so in "
+               "the table below. Traffic: UDP probes at 100 packets/s downstream "
                "(server to client) and upstream, and a TCP echo stream (100 bytes every 10 ms) from the client.", ""]
     md += ["## Scenarios", ""]
     first = {run["scenario"]: run for run in runs}
     md.append(table(["scenario", "design", "hand-off", "interval s (babel hello / batman OGM)", "client after a move",
-                     "testbed", "roam model", "runs", "roams"],
+                     "testbed", "roam model", "server (hops to the APs)", "runs", "roams"],
                     [[r.name, KIND_LABEL.get(r.kind, r.kind), {True: "yes", False: "no"}.get(r.handoff, "–"),
                       fmt(r.hello, 2) if r.kind != "batman" else f"OGM {fmt((r.orig_interval or 1000) / 1000, 2)}",
                       r.client, first[r.name].get("testbed", "–"),
-                      first[r.name].get("roam_model") or "carrier-lost",
+                      first[r.name].get("roam_model") or "carrier-lost", r.server or "–",
                       f"{r.runs}" + (f" ({r.failed} failed)" if r.failed else ""), str(r.roams)]
                      for r in rows]))
     md += ["", "## Handover", "",
@@ -377,18 +400,20 @@ def render_markdown(meta: dict, runs: list[dict], costs: list[dict], scale: list
                 md += ["", f"![{key}]({figures[key]})"]
     if scale:
         md += ["", "## How large a mesh this machine carries", "",
-               "Each router a namespace with its own babeld (hello from the experiment file); built, converged "
+               "Each router a namespace with its own babeld (babel timers from the experiment file, else by size); built, converged "
                "(every router has a route to every loopback), then 5 s measured"
                + (f", on the {meta['scale_ran_on']} (a mesh of hundreds of routing daemons does not fit the VM's "
                   "one CPU); babel only, batman-adv is not part of this section" if meta.get("scale_ran_on") else "")
                + ".", ""]
         cores = meta.get("cores") or 1
-        md.append(table(["mesh", "routers", "links", "built s", "converged s", "babeld CPU % of one core (all)",
-                         "babeld RSS MiB (all)", "memory used MiB", "largest table", "result"],
-                        [[s["case"], str(s["routers"]), str(s["links"]), fmt(s.get("build_s"), 1),
-                          fmt(s.get("converge_s"), 1), fmt(s.get("babeld_cpu_percent_total"), 1),
-                          fmt(s.get("babeld_rss_mib_total"), 1), fmt(s.get("memory_used_mib")),
-                          fmt(s.get("table_max")), _scale_result(s, cores)]
+        md.append(table(["mesh", "routers", "links", "hello s", "built s", "converged s",
+                         "babeld CPU % of one core (all)", "babeld RSS MiB (all)", "memory used MiB",
+                         "largest table", "teardown s", "result"],
+                        [[s["case"], str(s["routers"]), str(s["links"]), fmt(s.get("hello"), 2),
+                          fmt(s.get("build_s"), 1), fmt(s.get("converge_s"), 1),
+                          fmt(s.get("babeld_cpu_percent_total"), 1), fmt(s.get("babeld_rss_mib_total"), 1),
+                          fmt(s.get("memory_used_mib")), fmt(s.get("table_max")), fmt(s.get("teardown_s"), 1),
+                          _scale_result(s, cores)]
                          for s in scale]))
         ok = [s for s in scale if s.get("ok") and not _saturated(s, cores)]
         if ok:

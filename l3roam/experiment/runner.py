@@ -100,10 +100,18 @@ def apps_tool_versions() -> dict:
     return out
 
 
-def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir: Path) -> Topology:
+def scenario_topology(base: Topology, prefix: str, hello: float | None, base_dir: Path,
+                      server: str | None = None, server_hops: int | None = None) -> Topology:
+    """The experiment's testbed for one scenario: its hello interval, its traffic server.
+
+    Moving the server (``server`` or ``server_hops``) leaves the lease master
+    where the testbed put it, so only the traffic's path changes.
+    """
     spec = dataclasses.replace(base.spec, prefix=prefix)
     if hello is not None:
         spec = dataclasses.replace(spec, babel=dataclasses.replace(spec.babel, hello_interval=hello))
+    if server is not None or server_hops is not None:
+        spec = dataclasses.replace(spec, server=server, server_hops=server_hops, master=base.master)
     return topology.build(spec, base_dir)
 
 
@@ -146,7 +154,9 @@ class Runner:
         meta["testbed"] = self.tb_path.read_text()
         meta["topology"] = {"routers": len(self.base.routers), "links": len(self.base.links),
                             "aps": list(self.base.aps), "server": self.base.server, "master": self.base.master,
-                            "hops": {ap: self.base.hops(self.base.aps[0])[ap] for ap in self.base.aps}}
+                            "hops": {ap: self.base.hops(self.base.aps[0])[ap] for ap in self.base.aps},
+                            "placement": self.base.placement(), "placement_text": self.base.placement_text(),
+                            "hello": self.base.hello_interval, "update": self.base.update_interval}
         meta["testbeds"] = {}
         for sc in self.spec.scenarios:
             path, t = self.testbed_of(sc)
@@ -156,6 +166,8 @@ class Runner:
                 "server": t.server, "hops": {a: {b: t.hops(a)[b] for b in t.aps if b != a} for a in t.aps}}
         meta["skipped"] = []
         (self.out / "meta.json").write_text(json.dumps(meta, indent=1))
+        self.say(f"mesh: {len(self.base.routers)} routers, {len(self.base.links)} links, APs "
+                 f"{', '.join(self.base.aps)}; {self.base.placement_text()}")
         self.say(f"machine: {meta['cores']} cores, kernel {meta['kernel']}, babeld {meta['babeld']}; "
                  f"batman-adv: {'yes' if meta['batman_adv'] else 'absent (' + meta['batman_adv_detail'] + ')'}")
         if self.spec.apps is not None:
@@ -270,8 +282,8 @@ class Runner:
         from l3roam.testbed.schedule import plan_moves
 
         tb_path, base = self.testbed_of(sc)
-        topo = scenario_topology(base, self.spec.prefix, sc.hello, tb_path.parent)
-        hello = topo.spec.babel.hello_interval
+        topo = scenario_topology(base, self.spec.prefix, sc.hello, tb_path.parent, sc.server, sc.server_hops)
+        hello = topo.hello_interval
         client = topo.clients[0]
         seed = self.spec.roams.seed + rep
         load0 = list(os.getloadavg())
@@ -291,6 +303,7 @@ class Runner:
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             self.say(f"  traffic done ({res.received_down}/{res.sent_down} probes down); reading tables")
             tables = cost.table_sizes(tb)
+            build_s = tb.build_seconds
             bat_info = bed.batman_records()
         addresses, redhcp_ms = bed.addresses, bed.redhcp_ms
         roams = []
@@ -319,6 +332,8 @@ class Runner:
                "orig_interval": (sc.orig_interval or batman.DEFAULT_ORIG_INTERVAL_MS) if sc.kind == "batman" else None,
                "batman": bat_info, "dat": sc.dat if sc.kind == "batman" else None, "rep": rep + 1, "seed": seed,
                "converge_s": round(conv, 2), "ip_before": ip0,
+               "server": topo.server, "placement": topo.placement(), "placement_text": topo.placement_text(),
+               "build_s": round(build_s or 0, 2),
                "tcp": res.tcp, "sent_down": res.sent_down, "received_down": res.received_down,
                "sent_up": res.sent_up, "received_up": res.received_up, "control": rates,
                "tables": tables, "roams": roams, "dir": str(workdir.relative_to(self.out))}

@@ -34,13 +34,14 @@ def run_scale(s: ScaleSpec, prefix: str, spec_dir: Path, out: Path, say: Callabl
         g = s.graph if s.graph.is_absolute() else spec_dir / s.graph
         for n in s.sizes:
             cases.append((f"{g.stem} {n}", {"shape": "graph", "graph": str(g), "max_routers": n}))
-    say(f"scale: {', '.join(c[0] for c in cases)} (hello {s.hello:g} s)")
+    say(f"scale: {', '.join(c[0] for c in cases)} (hello {'by size' if s.hello is None else f'{s.hello:g} s'})")
     for name, mesh in cases:
-        text = json.dumps({"mesh": mesh, "ap_count": 2, "babel": {"hello_interval": s.hello},
-                           "prefix": prefix})
+        babel = {} if s.hello is None else {"hello_interval": s.hello}
+        text = json.dumps({"mesh": mesh, "ap_count": 2, "babel": babel, "prefix": prefix})
         topo = topology.loads(text)
         tb = Testbed(topo)
-        row = {"case": name, "routers": len(topo.routers), "links": len(topo.links), "ok": False}
+        row = {"case": name, "routers": len(topo.routers), "links": len(topo.links), "ok": False,
+               "hello": topo.hello_interval, "update": topo.update_interval}
         mem0 = _mem_available_kib()
         t0 = time.monotonic()
         try:
@@ -63,7 +64,9 @@ def run_scale(s: ScaleSpec, prefix: str, spec_dir: Path, out: Path, say: Callabl
         except Exception as exc:  # a mesh too large for the machine is a result, not a crash
             row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         finally:
+            t_down = time.monotonic()
             tb.down()
+            row["teardown_s"] = round(time.monotonic() - t_down, 1)
         rows.append(row)
         say(f"  {name}: {row['routers']} routers, " + (
             f"built in {row['build_s']} s, converged in {row['converge_s']} s, babeld "

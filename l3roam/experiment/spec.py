@@ -42,6 +42,8 @@ class ScenarioSpec:
     kind: Kind = "l3roam"
     handoff: bool = True
     hello: float | None = None  # babel hello interval (s); None: the testbed's
+    server: str | None = None  # router of the traffic server for this scenario (None: the testbed's)
+    server_hops: int | None = None  # or: a router this many hops from the nearest AP (gateways first)
     orig_interval: int | None = None  # batman-adv OGM interval (ms); None: batman-adv's default, 1000
     dat: bool = True  # batman-adv's distributed ARP table (batman scenarios)
     client: ClientBehaviour = "talks"
@@ -51,6 +53,10 @@ class ScenarioSpec:
 
     def check(self) -> list[ConfigProblem]:
         p = []
+        if self.server is not None and self.server_hops is not None:
+            p.append(ConfigProblem("server_hops", "give server or server_hops, not both"))
+        if self.server_hops is not None and self.server_hops < 0:
+            p.append(ConfigProblem("server_hops", "must not be negative (0: on an AP)"))
         if self.orig_interval is not None and (self.kind != "batman" or not 50 <= self.orig_interval <= 60000):
             p.append(ConfigProblem("orig_interval", "batman scenarios only, between 50 and 60000 ms"))
         if self.kind == "subnets" and self.client != "talks":
@@ -125,8 +131,8 @@ class ScaleSpec:
     sizes: tuple[int, ...] = (25, 50, 100)
     lines: tuple[int, ...] = ()  # routers in a line
     grids: tuple[int, ...] = ()  # n for an n x n grid
-    hello: float = 1.0
-    converge_timeout: float = 120.0
+    hello: float | None = None  # None: chosen by size (l3roam.testbed.sizing)
+    converge_timeout: float | None = None  # None: the testbed's, by size
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,30 @@ class NamespaceThread:
             self._queue.put(None)
             if threading.current_thread() is not self._thread:
                 self._thread.join(timeout=5)
+
+
+def in_each(netns: list[str], fn: Callable[[str], T]) -> dict[str, T]:
+    """``fn(name)`` run inside each namespace in turn, on one short-lived thread.
+
+    For things that stay bound to the namespace they were made in (sockets)
+    or that go through /proc/sys/net: one thread hops from namespace to
+    namespace, so a build of hundreds of namespaces needs no process per
+    namespace.  The first failure is raised here, after the thread ended.
+    """
+    out: dict[str, T] = {}
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for name in netns:
+                enter_netns(name)
+                out[name] = fn(name)
+        except BaseException as exc:  # handed to the caller
+            failure.append(exc)
+
+    t = threading.Thread(target=work, name="l3roam-netns-walk", daemon=True)
+    t.start()
+    t.join()
+    if failure:
+        raise failure[0]
+    return out

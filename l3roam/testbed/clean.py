@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from l3roam.babel.process import pid_alive
+from l3roam.errors import L3roamError
 from l3roam.log import event
+from l3roam.testbed import hostlimits
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +93,37 @@ def kill_pids(pids: list[int], grace: float = 1.0) -> list[int]:
 
 def delete_netns(name: str) -> list[int]:
     """Kill the processes inside ``name`` and delete it; tolerate a missing namespace."""
-    killed = kill_pids(netns_pids(name))
-    subprocess.run(["ip", "netns", "delete", name], capture_output=True, text=True)
+    return delete_many([name])
+
+
+def pids_in_netns(names: list[str]) -> list[int]:
+    """Processes inside any of the named namespaces: one pass over /proc (as ``ip netns pids``, in bulk)."""
+    inodes = set()
+    for name in names:
+        try:
+            inodes.add(os.stat(f"/run/netns/{name}").st_ino)
+        except OSError:
+            continue
+    if not inodes:
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}/ns/net").st_ino in inodes:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def delete_many(names: list[str]) -> list[int]:
+    """Kill every process inside the namespaces, then delete them all in one ``ip -batch``."""
+    killed = kill_pids(pids_in_netns(names))
+    if names:
+        subprocess.run(["ip", "-force", "-batch", "-"], input="".join(f"netns delete {n}\n" for n in names),
+                       capture_output=True, text=True, timeout=300)
     return killed
 
 
@@ -114,15 +145,19 @@ def clean(prefix: str, run_root: Path = RUN_ROOT) -> CleanReport:
     report = CleanReport()
     run_dir = run_root / prefix.rstrip("-")
     report.processes += kill_pids(pids_mentioning(str(run_dir) + "/"))
-    for name in list_netns(prefix):
-        report.processes += delete_netns(name)
-        report.namespaces.append(name)
+    names = list_netns(prefix)
+    report.processes += delete_many(names)
+    report.namespaces += names
     for name in root_links(prefix):
         subprocess.run(["ip", "link", "delete", name], capture_output=True, text=True)
         report.links.append(name)
     if run_dir.exists():
         shutil.rmtree(run_dir, ignore_errors=True)
         report.run_dir = str(run_dir)
+    try:  # the neighbour-table limits this prefix raised (a killed run never restored them)
+        hostlimits.release(prefix)
+    except (OSError, L3roamError) as exc:
+        event(log, "host_limits_not_restored", level=logging.WARNING, prefix=prefix, error=exc)
     event(log, "testbed_cleaned", prefix=prefix, processes=len(report.processes),
           namespaces=len(report.namespaces), links=len(report.links))
     return report

@@ -27,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         s = sub.add_parser(name, help=help_text)
         s.add_argument("file", help="testbed YAML (configs/testbed/*.yaml)")
         s.add_argument("--prefix", help="namespace prefix (overrides the file's)")
+        if name == "up":
+            s.add_argument("--timeout", type=float, default=None,
+                           help="seconds to wait for babel to converge (default: the file's converge_timeout, "
+                                "else chosen by size)")
     s = sub.add_parser("clean", help="remove what a killed run left behind")
     s.add_argument("--prefix", default="l3r-", help="namespace prefix (default l3r-)")
     s = sub.add_parser("move", help="move a client's association to another AP")
@@ -56,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     tb = Testbed(topology.load(args.file, prefix=args.prefix))
     if args.action == "up":
-        tb.up()
-        seconds = tb.wait_converged()
-        print(f"testbed {tb.prefix}: {len(tb.topo.routers)} routers, APs {', '.join(tb.topo.aps)}, "
-              f"master on {tb.topo.master}, server on {tb.topo.server}; babel converged in {seconds:.1f} s")
+        t = tb.topo
+        print(f"testbed {tb.prefix}: {len(t.routers)} routers, {len(t.links)} links, APs {', '.join(t.aps)}; "
+              f"{t.placement_text()}; babel hello {t.hello_interval:g} s, update {t.update_interval:g} s", flush=True)
+        seconds = up_and_wait(tb, args.timeout, lambda line: print(line, flush=True))
+        print(f"built in {tb.build_seconds:.1f} s; babel converged in {seconds:.1f} s")
         return 0
     if args.action == "down":
         tb.down()
@@ -75,6 +80,21 @@ def run(args: argparse.Namespace) -> int:
         return _roam(tb, args)
     logging.getLogger(__name__).error("unknown action %s", args.action)
     return 2
+
+
+def up_and_wait(tb, timeout: float | None, say) -> float:
+    """Build and wait for babel; on any failure (not converged, Ctrl-C) tear everything down and re-raise.
+
+    ``Testbed.up`` undoes its own steps when one fails; a convergence
+    failure raises ConvergenceError, whose message is the short diagnosis.
+    """
+    tb.up()
+    try:
+        return tb.wait_converged(timeout, progress=say)
+    except BaseException:
+        tb.down()
+        say(f"testbed {tb.prefix}: torn down again")
+        raise
 
 
 def _roam(tb, args: argparse.Namespace) -> int:
@@ -105,6 +125,10 @@ def _roam(tb, args: argparse.Namespace) -> int:
             tb.exec(rec.dst, ["ip", "route", "replace", f"{args.ip}/32", "dev", "cell0", "proto", proto])
             tb.exec(rec.src, ["ip", "route", "del", f"{args.ip}/32", "proto", proto], check=False)
 
+    if args.ip and not args.by_hand:
+        problem = _roam_preflight(tb, client.name, here, args.ip)
+        if problem:
+            raise ConfigError("<options>", [ConfigProblem("--ip", problem)])
     if not args.ip:
         with air:
             for rec in air.run(moves):
@@ -125,3 +149,31 @@ def _roam(tb, args: argparse.Namespace) -> int:
     return 0 if result.tcp is None or result.tcp["alive"] else 1
 
 
+def _roam_preflight(tb, client: str, ap: str, ip: str) -> str | None:
+    """Why a measured roam cannot work on this testbed as it stands, or None.
+
+    Without ``--by-hand`` the client needs its address from a node agent;
+    on a bare testbed (``testbed up`` alone) no agent runs and the client has
+    none, and the probes could only fail without saying why.
+    """
+    from l3roam.testbed.clean import pids_in_netns
+
+    have = tb.client_address(client)
+    if have == ip.split("/")[0]:
+        return None
+    agents = [pid for pid in pids_in_netns([tb.ns(ap)]) if _is_agent(pid)]
+    if not agents:
+        return (f"client {client} has {'address ' + have if have else 'no IPv4 address'} and no node agent runs "
+                f"on its AP {ap} (a bare testbed from 'testbed up'): run the demo or a deployment first, "
+                f"or add --by-hand to give {client} {ip} and move its /32 without agents")
+    return (f"client {client} has {'address ' + have if have else 'no IPv4 address'}, not {ip}: "
+            f"start its DHCP client first (a node agent runs on {ap})")
+
+
+def _is_agent(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            words = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"l3roam" in words and b"node" in words

@@ -34,9 +34,34 @@ class Cmd:
 
 @dataclass(frozen=True)
 class DeleteNetns:
-    """Kill every process inside, then delete the namespace (tolerates a missing one)."""
+    """Kill every process inside, then delete the namespace (tolerates a missing one).
+
+    The builder deletes the namespaces of one undo together: one scan of
+    /proc for their processes and one ``ip -batch`` of ``netns delete``.
+    """
 
     name: str
+
+
+@dataclass(frozen=True)
+class Sysctls:
+    """Sysctls written in-process from a thread inside ``netns`` (no ``ip netns exec``)."""
+
+    netns: str
+    items: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class WaitLinkLocal:
+    """Wait until the named interfaces of ``netns`` have their IPv6 link-local address.
+
+    babeld ignores an interface without one ("has no link-local address")
+    until its next interface check, 30 s later; the kernel adds the address
+    a moment after the link comes up, so the babelds wait for it.
+    """
+
+    netns: str
+    interfaces: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -51,7 +76,7 @@ class StopBabeld:
     directory: Path
 
 
-Action = Cmd | DeleteNetns | StartBabeld | StopBabeld
+Action = Cmd | DeleteNetns | Sysctls | WaitLinkLocal | StartBabeld | StopBabeld
 
 
 @dataclass(frozen=True)
@@ -69,37 +94,33 @@ def _ip(ns: str, *args: str, tolerant: bool = False) -> Cmd:
     return Cmd(("ip", "-n", ns, *args), tolerant)
 
 
-def _in_ns(ns: str, *argv: str) -> Cmd:
-    return Cmd(("ip", "netns", "exec", ns, *argv))
+def _batch(lines: list[str], ns: str | None = None, tool: str = "ip") -> Cmd:
+    """One ``ip``/``tc`` process for many changes (``-batch -`` reads them from stdin)."""
+    argv = (tool, "-n", ns, "-batch", "-") if ns else (tool, "-batch", "-")
+    return Cmd(argv, stdin="".join(f"{line}\n" for line in lines))
 
 
-def _netns_steps(ns: str, sysctls: list[str]) -> Step:
-    do: list[Action] = [Cmd(("ip", "netns", "add", ns)), _ip(ns, "link", "set", "lo", "up")]
-    if sysctls:
-        do.append(_in_ns(ns, "sysctl", "-qw", *sysctls))
-    return Step(f"namespace {ns}", tuple(do), (DeleteNetns(ns),))
-
-
-ROUTER_SYSCTLS = [
-    "net.ipv4.ip_forward=1",
-    "net.ipv6.conf.all.forwarding=1",
-    "net.ipv6.conf.default.accept_dad=0",  # link-local usable at once: babel starts sooner
-    "net.ipv4.conf.all.rp_filter=0",
-    "net.ipv4.conf.default.rp_filter=0",
-]
-CLIENT_SYSCTLS = ["net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.disable_ipv6=0"]
+ROUTER_SYSCTLS = (
+    ("net.ipv4.ip_forward", "1"),
+    ("net.ipv6.conf.all.forwarding", "1"),
+    ("net.ipv6.conf.default.accept_dad", "0"),  # link-local usable at once: babel starts sooner
+    ("net.ipv4.conf.all.rp_filter", "0"),
+    ("net.ipv4.conf.default.rp_filter", "0"),
+)
+CLIENT_SYSCTLS = (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.all.disable_ipv6", "0"))
 
 
 def babel_settings(topo: Topology, router: str, run_dir: Path) -> BabelSettings:
     r = topo.router(router)
     b = topo.spec.babel
+    hello, update = topo.hello_interval, topo.update_interval
     ifaces = []
     for link in topo.links:
         if router in (link.a, link.b):
             mine = link.a == router
             ifaces.append(InterfaceSettings(
                 name=link.ifname_a if mine else link.ifname_b, type="wired",
-                hello_interval=b.hello_interval, update_interval=b.update_interval,
+                hello_interval=hello, update_interval=update,
                 rxcost=link.cost_a if mine else link.cost_b))
     exit_ = router in topo.exits  # an exit redistributes its default route and never a client /32
     return BabelSettings(
@@ -111,85 +132,87 @@ def babel_settings(topo: Topology, router: str, run_dir: Path) -> BabelSettings:
         default_route_proto=EXIT_PROTO if exit_ else None)
 
 
+def namespaces(topo: Topology) -> list[str]:
+    """Every namespace a testbed of ``topo`` creates, routers first."""
+    p = topo.spec.prefix
+    return [ns_name(p, n) for n in [r.name for r in topo.routers] + [AIR] + [c.name for c in topo.clients]]
+
+
 def plan(topo: Topology, run_dir: Path) -> list[Step]:
+    """The build in a handful of bulk steps; a few processes in all, not a few per router.
+
+    1. every namespace in one ``ip -batch`` (undo: delete them all; that
+       removes every link, bridge and route inside, and the processes are
+       killed first);
+    2. their sysctls, written in-process;
+    3. every veth pair (mesh links, and per client its radio: one pair to the
+       air namespace and one per AP) in one ``ip -batch``, both ends created
+       directly in their namespaces;
+    4. per namespace one ``ip -n <ns> -batch`` (loopback addresses, links up,
+       the AP's cell bridge), and ``tc -n <ns> -batch`` for rate limits;
+    5. per client an air bridge joining its station ports, and its
+       association to the first AP (that AP's port enabled);
+    6. one babeld per router (the builder starts them in parallel).
+    """
     p = topo.spec.prefix
     mtu = str(topo.spec.mesh.mtu)
     addr = topo.spec.addressing
-    steps: list[Step] = []
-    for r in topo.routers:
-        steps.append(_netns_steps(ns_name(p, r.name), ROUTER_SYSCTLS))
-    steps.append(_netns_steps(ns_name(p, AIR), []))
-    for c in topo.clients:
-        steps.append(_netns_steps(ns_name(p, c.name), CLIENT_SYSCTLS))
-
-    for link in topo.links:
-        na, nb = ns_name(p, link.a), ns_name(p, link.b)
-        do: list[Action] = [
-            Cmd(("ip", "link", "add", link.ifname_a, "netns", na, "mtu", mtu, "type", "veth",
-                 "peer", "name", link.ifname_b, "netns", nb, "mtu", mtu)),
-            _ip(na, "link", "set", link.ifname_a, "up"),
-            _ip(nb, "link", "set", link.ifname_b, "up"),
-        ]
-        if topo.spec.mesh.rate:
-            for ns, dev in ((na, link.ifname_a), (nb, link.ifname_b)):
-                do.append(_in_ns(ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf",
-                                 "rate", topo.spec.mesh.rate, "burst", "32kbit", "latency", "50ms"))
-        steps.append(Step(f"link {link.a}-{link.b}", tuple(do),
-                          (_ip(na, "link", "del", link.ifname_a, tolerant=True),)))
-
-    for r in topo.routers:
-        ns = ns_name(p, r.name)
-        steps.append(Step(f"loopback {r.name}", (
-            _ip(ns, "addr", "replace", f"{r.loopback}/32", "dev", "lo"),
-            _ip(ns, "-6", "addr", "replace", f"{r.locator}/128", "dev", "lo"),
-        )))
-
-    plen = str(addr.client_prefix.prefixlen)
-    for ap in topo.aps:
-        ns = ns_name(p, ap)
-        steps.append(Step(f"cell {ap}", (
-            _ip(ns, "link", "add", CELL_BRIDGE, "address", str(addr.gateway_mac), "type", "bridge"),
-            _ip(ns, "addr", "replace", f"{addr.gateway}/{plen}", "dev", CELL_BRIDGE),
-            _ip(ns, "link", "set", CELL_BRIDGE, "up"),
-            # proxied ARP answers without the default random delay of up to 0.8 s
-            _in_ns(ns, "sysctl", "-qw", f"net.ipv4.neigh.{CELL_BRIDGE}.proxy_delay=0"),
-        ), (_ip(ns, "link", "del", CELL_BRIDGE, tolerant=True),)))
+    all_ns = namespaces(topo)
+    steps: list[Step] = [Step("namespaces", (_batch([f"netns add {n}" for n in all_ns]),),
+                              tuple(DeleteNetns(n) for n in all_ns))]
+    sysctls: list[Action] = [Sysctls(ns_name(p, r.name), ROUTER_SYSCTLS) for r in topo.routers]
+    sysctls += [Sysctls(ns_name(p, c.name), CLIENT_SYSCTLS) for c in topo.clients]
+    steps.append(Step("sysctls", tuple(sysctls)))
 
     air = ns_name(p, AIR)
+    links = [f"link add {l.ifname_a} netns {ns_name(p, l.a)} mtu {mtu} type veth "
+             f"peer name {l.ifname_b} netns {ns_name(p, l.b)} mtu {mtu}" for l in topo.links]
     for c in topo.clients:
-        cns = ns_name(p, c.name)
+        names, cns = radio_names(topo, c.name), ns_name(p, c.name)
+        links.append(f"link add {CLIENT_IFNAME} netns {cns} index {names.index['client']} address {c.mac} "
+                     f"type veth peer name {names.client_end} netns {air} index {names.index['client_end']}")
+        links += [f"link add {c.port} netns {ns_name(p, ap)} index {names.index['port']} type veth "
+                  f"peer name {names.ap_ends[ap]} netns {air} index {names.index[ap]}" for ap in topo.aps]
+    if links:
+        steps.append(Step("links", (_batch(links),)))
+
+    plen = addr.client_prefix.prefixlen
+    for r in topo.routers:
+        ns = ns_name(p, r.name)
+        lines = ["link set lo up", f"addr replace {r.loopback}/32 dev lo", f"addr replace {r.locator}/128 dev lo"]
+        lines += [f"link set {ifname} up" for _, ifname in topo.neighbours(r.name)]
+        acts: list[Action] = []
+        if r.name in topo.aps:
+            lines += [f"link add {CELL_BRIDGE} address {addr.gateway_mac} type bridge",
+                      f"addr replace {addr.gateway}/{plen} dev {CELL_BRIDGE}", f"link set {CELL_BRIDGE} up"]
+            for c in topo.clients:  # its station port for every client: the MAC as a Wi-Fi station event
+                # carries it; isolated like Wi-Fi client isolation (clients meet only through routing)
+                lines += [f"link set {c.port} alias {c.mac}", f"link set {c.port} master {CELL_BRIDGE}",
+                          f"link set {c.port} type bridge_slave isolated on", f"link set {c.port} up"]
+        acts.append(_batch(lines, ns))
+        if topo.spec.mesh.rate and topo.neighbours(r.name):
+            acts.append(_batch([f"qdisc replace dev {ifname} root tbf rate {topo.spec.mesh.rate} burst 32kbit "
+                                f"latency 50ms" for _, ifname in topo.neighbours(r.name)], ns, tool="tc"))
+        if r.name in topo.aps:
+            # proxied ARP answers without the default random delay of up to 0.8 s
+            acts.append(Sysctls(ns, ((f"net.ipv4.neigh.{CELL_BRIDGE}.proxy_delay", "0"),)))
+        steps.append(Step(f"configure {r.name}", tuple(acts)))
+    air_lines = ["link set lo up"]
+    for c in topo.clients:  # the radio stand-in: a station port per AP, one enabled (l3roam.testbed.air)
         names = radio_names(topo, c.name)
-        acts: list[Action] = [
-            Cmd(("ip", "link", "add", CLIENT_IFNAME, "netns", cns, "index", str(names.index["client"]),
-                 "address", str(c.mac), "type", "veth",
-                 "peer", "name", names.client_end, "netns", air, "index", str(names.index["client_end"]))),
-            _ip(cns, "link", "set", CLIENT_IFNAME, "up"),
-            _ip(air, "link", "add", names.bridge, "type", "bridge"),
-            _ip(air, "link", "set", names.bridge, "up"),
-            _ip(air, "link", "set", names.client_end, "master", names.bridge, "up"),
-            # a hub: no port learns a MAC, so no frame follows a stale entry to the AP the
-            # client left (the gateway MAC is the same at every AP)
-            _ip(air, "link", "set", names.client_end, "type", "bridge_slave", "learning", "off"),
-        ]
+        steps.append(Step(f"client {c.name}", (_batch(["link set lo up", f"link set {CLIENT_IFNAME} up"],
+                                                      ns_name(p, c.name)),)))
+        # a hub per client: no port learns a MAC, so no frame follows a stale entry to the AP the
+        # client left (the gateway MAC is the same at every AP)
+        air_lines += [f"link add {names.bridge} type bridge", f"link set {names.bridge} up",
+                      f"link set {names.client_end} master {names.bridge} up",
+                      f"link set {names.client_end} type bridge_slave learning off"]
         for ap in topo.aps:
-            ap_ns = ns_name(p, ap)
-            acts += [
-                Cmd(("ip", "link", "add", c.port, "netns", ap_ns, "index", str(names.index["port"]), "type", "veth",
-                     "peer", "name", names.ap_ends[ap], "netns", air, "index", str(names.index[ap]))),
-                # the station's MAC on the AP-side port, as a Wi-Fi station event carries it;
-                # isolated like Wi-Fi client isolation (clients meet only through the AP's routing)
-                Cmd(("ip", "-n", ap_ns, "-batch", "-"), stdin=(
-                    f"link set {c.port} alias {c.mac}\n"
-                    f"link set {c.port} master {CELL_BRIDGE}\n"
-                    f"link set {c.port} type bridge_slave isolated on\n"
-                    f"link set {c.port} up\n")),
-                _ip(air, "link", "set", names.ap_ends[ap], "master", names.bridge),
-                _ip(air, "link", "set", names.ap_ends[ap], "type", "bridge_slave", "learning", "off"),
-            ]
-        steps.append(Step(f"client {c.name}", tuple(acts), (
-            _ip(cns, "link", "del", CLIENT_IFNAME, tolerant=True),
-            *(_ip(air, "link", "del", names.ap_ends[ap], tolerant=True) for ap in topo.aps),
-            _ip(air, "link", "del", names.bridge, tolerant=True))))
+            air_lines += [f"link set {names.ap_ends[ap]} master {names.bridge}",
+                          f"link set {names.ap_ends[ap]} type bridge_slave learning off"]
+    steps.append(Step("air", (_batch(air_lines, air),)))
+    for c in topo.clients:
+        names = radio_names(topo, c.name)
         steps.append(Step(f"associate {c.name} to {c.first_ap}",
                           (_ip(air, "link", "set", names.ap_ends[c.first_ap], "up"),)))
 
@@ -198,6 +221,8 @@ def plan(topo: Topology, run_dir: Path) -> list[Step]:
     net = topo.spec.internet
     steps += internet_steps(p, topo.exits, net.server, net.uplinks, topo.spec.mesh.mtu)
 
+    steps.append(Step("link-local addresses", tuple(
+        WaitLinkLocal(ns_name(p, r.name), tuple(i for _, i in topo.neighbours(r.name))) for r in topo.routers)))
     for r in topo.routers:
         d = run_dir / r.name
         conf = render_checked(babel_settings(topo, r.name, run_dir), f"testbed router {r.name}")

@@ -14,6 +14,7 @@ from typing import Literal
 
 from l3roam.config import MacAddress
 from l3roam.errors import ConfigProblem
+from l3roam.testbed.sizing import CAP_REASON, MAX_ROUTERS
 
 IFNAME_MAX = 15
 
@@ -27,23 +28,24 @@ class MeshSpec:
     seed: int = 1
     extra_links: int = 0
     graph: Path | None = None
-    max_routers: int = 20
+    max_routers: int = 20  # graph: keep this many (breadth-first); a larger value keeps the whole graph
     start: str | None = None  # graph node id to start the breadth-first cut from
     rate: str | None = None  # tbf rate on every mesh link, e.g. "10mbit"
     mtu: int = 1600  # room for SRv6 encapsulation (+64 bytes) of full-size client packets
 
     def check(self) -> list[ConfigProblem]:
         p = []
-        if self.shape in ("line", "ring", "random") and not 2 <= self.routers <= 250:
-            p.append(ConfigProblem("routers", "must be between 2 and 250"))
+        cap = f"must be between 2 and {MAX_ROUTERS} ({CAP_REASON})"
+        if self.shape in ("line", "ring", "random") and not 2 <= self.routers <= MAX_ROUTERS:
+            p.append(ConfigProblem("routers", cap))
         if self.shape == "ring" and self.routers < 3:
             p.append(ConfigProblem("routers", "a ring needs at least 3 routers"))
-        if self.shape == "grid" and (self.rows < 1 or self.cols < 1 or not 2 <= self.rows * self.cols <= 250):
-            p.append(ConfigProblem("rows", "a grid needs rows >= 1, cols >= 1 and 2..250 routers"))
+        if self.shape == "grid" and (self.rows < 1 or self.cols < 1 or not 2 <= self.rows * self.cols <= MAX_ROUTERS):
+            p.append(ConfigProblem("rows", f"a grid needs rows >= 1, cols >= 1 and 2..{MAX_ROUTERS} routers"))
         if self.shape == "graph" and self.graph is None:
             p.append(ConfigProblem("graph", "shape graph needs a graph file"))
-        if not 2 <= self.max_routers <= 250:
-            p.append(ConfigProblem("max_routers", "must be between 2 and 250"))
+        if not 2 <= self.max_routers <= MAX_ROUTERS:
+            p.append(ConfigProblem("max_routers", cap))
         if not 1280 <= self.mtu <= 9000:
             p.append(ConfigProblem("mtu", "must be between 1280 and 9000"))
         if self.extra_links < 0:
@@ -84,11 +86,19 @@ class AddressingSpec:
 
 @dataclass(frozen=True)
 class BabelSpec:
-    hello_interval: float = 0.25
-    update_interval: float = 4.0
+    hello_interval: float | None = None  # None: by mesh size (l3roam.testbed.sizing.auto_timers)
+    update_interval: float | None = None  # None: by mesh size
     kernel_priority: int = 100
     kernel_check_interval: int = 10  # babeld's periodic kernel-table check (docs/babel.md)
     client_proto: int = 44
+
+    def check(self) -> list[ConfigProblem]:
+        p = []
+        for key in ("hello_interval", "update_interval"):
+            v = getattr(self, key)
+            if v is not None and not 0.05 <= v <= 600:
+                p.append(ConfigProblem(key, "must be between 0.05 and 600 seconds (or omitted: chosen by size)"))
+        return p
 
 
 @dataclass(frozen=True)
@@ -134,19 +144,26 @@ class TestbedSpec:
     mesh: MeshSpec = MeshSpec()
     aps: tuple[str, ...] = ()  # router names; empty: ap_count routers picked far apart
     ap_count: int = 2
-    master: str | None = None  # router hosting the lease master (default: a central router)
-    server: str | None = None  # router hosting the traffic server (default: as master)
+    master: str | None = None  # router hosting the lease master (default: with the server)
+    server: str | None = None  # router hosting the traffic server (default: a gateway, never an AP; see topology)
+    server_hops: int | None = None  # place the (default) server this many hops from the nearest AP
     clients: tuple[ClientSpec, ...] = (ClientSpec("c1"),)
     addressing: AddressingSpec = AddressingSpec()
     babel: BabelSpec = BabelSpec()
     roaming: RoamingSpec = RoamingSpec()
     internet: InternetSpec = InternetSpec()
     prefix: str = "l3r-"
+    converge_timeout: float | None = None  # seconds `up` waits for babel; None: by size and timers
+    host_limits: bool = True  # raise the kernel's global limits the mesh needs (neighbour tables, socket buffers), restore after
 
     def check(self) -> list[ConfigProblem]:
         p = []
         if not (1 <= len(self.prefix) <= 16 and self.prefix.replace("-", "").isalnum()):
             p.append(ConfigProblem("prefix", "must be 1-16 characters of letters, digits and '-'"))
+        if self.server_hops is not None and self.server_hops < 0:
+            p.append(ConfigProblem("server_hops", "must not be negative (0 puts the server on an AP)"))
+        if self.converge_timeout is not None and not 1 <= self.converge_timeout <= 3600:
+            p.append(ConfigProblem("converge_timeout", "must be between 1 and 3600 seconds (or omitted)"))
         names = [c.name for c in self.clients]
         if len(set(names)) != len(names):
             p.append(ConfigProblem("clients", "client names must be unique"))

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from l3roam.config import MacAddress, load_file, load_text
 from l3roam.errors import ConfigError, ConfigProblem
+from l3roam.testbed.sizing import auto_timers, converge_timeout
 from l3roam.testbed.spec import (  # noqa: F401  (re-exported: the schema is part of this module's API)
     AddressingSpec, BabelSpec, ClientSpec, MeshSpec, RoamingSpec, TestbedSpec,
 )
@@ -71,6 +72,7 @@ class Link:
     b: str
     cost_a: int | None = None  # babeld rxcost on a's interface (None: babeld's default)
     cost_b: int | None = None
+    kind: str = ""  # a graph file's link type: "vpn", "wifi", "other" or ""
 
     @property
     def ifname_a(self) -> str:
@@ -103,6 +105,41 @@ class Topology:
     clients: tuple[Client, ...]
     spec: TestbedSpec = field(compare=False)
     exits: tuple[str, ...] = ()  # routers with an uplink to the internet namespace (l3roam.testbed.internet)
+    gateways: tuple[str, ...] = ()  # gateway-like routers (hubs of VPN links in a community graph)
+
+    @property
+    def hello_interval(self) -> float:
+        """babel's hello interval: the file's, or chosen by size (l3roam.testbed.sizing)."""
+        return self.spec.babel.hello_interval or auto_timers(len(self.routers))[0]
+
+    @property
+    def update_interval(self) -> float:
+        return self.spec.babel.update_interval or auto_timers(len(self.routers))[1]
+
+    @property
+    def converge_timeout(self) -> float:
+        return self.spec.converge_timeout or converge_timeout(len(self.routers), self.hello_interval,
+                                                              self.update_interval)
+
+    def placement(self) -> dict:
+        """Where the server and master are and how far from each AP: stated in every report."""
+        hops = self.hops(self.server)
+        return {"server": self.server, "master": self.master,
+                "server_is_gateway": self.server in self.gateways, "server_is_ap": self.server in self.aps,
+                "server_hops_to_aps": {ap: hops.get(ap) for ap in self.aps},
+                "master_is_ap": self.master in self.aps, "gateways": list(self.gateways),
+                "ap_hops": {ap: self.hops(self.aps[0]).get(ap) for ap in self.aps}}
+
+    def placement_text(self) -> str:
+        p = self.placement()
+        kind = "a gateway" if p["server_is_gateway"] else ("an AP" if p["server_is_ap"] else "a plain router")
+        hops = ", ".join(f"{ap} {h}" for ap, h in p["server_hops_to_aps"].items())
+        where = f"server on {p['server']} ({kind}; hops to the APs: {hops})"
+        if p["master"] != p["server"]:
+            where += f", lease master on {p['master']}" + (" (an AP)" if p["master_is_ap"] else "")
+        else:
+            where += ", lease master with it"
+        return where
 
     def router(self, name: str) -> Router:
         for r in self.routers:
@@ -187,8 +224,11 @@ def tq_to_rxcost(tq: float | None) -> int | None:
     return min(0xFFFF, max(BABEL_WIRED_RXCOST, round(BABEL_WIRED_RXCOST / max(tq, 0.01))))
 
 
-def graph_edges(data: dict, max_routers: int, start: str | None) -> tuple[list[str], list[tuple[int, int, int | None, int | None]]]:
-    """Node ids (index 0 is r1) and edges with rxcosts from a graph JSON object.
+GraphEdge = tuple[int, int, int | None, int | None, str]
+
+
+def graph_edges(data: dict, max_routers: int, start: str | None) -> tuple[list[str], list[GraphEdge]]:
+    """Node ids (index 0 is r1) and edges with rxcosts and link type from a graph JSON object.
 
     Nodes only named by links are added; the largest connected component is
     kept and cut to ``max_routers`` in breadth-first order from ``start``.
@@ -214,36 +254,87 @@ def graph_edges(data: dict, max_routers: int, start: str | None) -> tuple[list[s
     order = sorted(_bfs(nodes, edges, root).items(), key=lambda kv: (kv[1], ids.index(kv[0])))
     keep = [n for n, _ in order][:max_routers]
     index = {n: i for i, n in enumerate(keep)}
-    out: dict[frozenset, tuple[int, int, int | None, int | None]] = {}
+    out: dict[frozenset, GraphEdge] = {}
     for l in raw_links:
         s, t = str(l["source"]), str(l["target"])
         if s in index and t in index and s != t:
             key = frozenset((s, t))
             if key not in out:
-                out[key] = (index[s] + 1, index[t] + 1, tq_to_rxcost(l.get("source_tq")), tq_to_rxcost(l.get("target_tq")))
+                out[key] = (index[s] + 1, index[t] + 1, tq_to_rxcost(l.get("source_tq")),
+                            tq_to_rxcost(l.get("target_tq")), str(l.get("type") or ""))
     return keep, list(out.values())
 
 
 # ----------------------------------------------------------------------------- build
 
 
-def _pick_aps(names: list[str], links: list[Link], count: int) -> tuple[str, ...]:
-    """``count`` routers far apart: farthest-point sampling on hop distance, from r1."""
+def find_gateways(names: list[str], links: list[Link]) -> tuple[str, ...]:
+    """Gateway-like routers: those at the hub of two or more VPN links.
+
+    In a community mesh (Freifunk), nodes reach the gateways (the
+    community's servers and uplinks) through VPN tunnels; a node with one
+    VPN link is an ordinary node with an uplink, a node with many is a
+    gateway.  A graph without link types has none.
+    """
+    count: dict[str, int] = {}
+    for l in links:
+        if l.kind == "vpn":
+            count[l.a] = count.get(l.a, 0) + 1
+            count[l.b] = count.get(l.b, 0) + 1
+    return tuple(n for n in names if count.get(n, 0) >= 2)
+
+
+def _pick_aps(names: list[str], links: list[Link], count: int, avoid: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``count`` routers far apart: farthest-point sampling on hop distance, from the first not in ``avoid``."""
     nodes = set(names)
     edges = [(l.a, l.b) for l in links]
-    dist = {n: _bfs(nodes, edges, n) for n in names}
-    chosen = [names[0]] if count >= 1 else []
-    while len(chosen) < min(count, len(names)):
-        nxt = max((n for n in names if n not in chosen),
+    pool = [n for n in names if n not in avoid] or names
+    dist = {n: _bfs(nodes, edges, n) for n in pool}
+    chosen = [pool[0]] if count >= 1 else []
+    while len(chosen) < min(count, len(pool)):
+        nxt = max((n for n in pool if n not in chosen),
                   key=lambda n: (min(dist[c].get(n, 0) for c in chosen), -names.index(n)))
         chosen.append(nxt)
     return tuple(chosen)
 
 
-def _center(names: list[str], links: list[Link]) -> str:
+def _center(names: list[str], links: list[Link], among: list[str] | None = None) -> str:
     nodes = set(names)
     edges = [(l.a, l.b) for l in links]
-    return min(names, key=lambda n: (max(_bfs(nodes, edges, n).values()), names.index(n)))
+    pool = among or names
+    return min(pool, key=lambda n: (max(_bfs(nodes, edges, n).values()), names.index(n)))
+
+
+def place_server(names: list[str], links: list[Link], aps: tuple[str, ...], gateways: tuple[str, ...],
+                 server_hops: int | None = None) -> tuple[str | None, str]:
+    """Where a community mesh has its servers: (router, why), or (None, problem).
+
+    Default: the most central gateway; without gateways, the most central
+    router that is not an AP; an AP only when every router is one.  With
+    ``server_hops``, a router exactly that many hops from the nearest AP
+    (gateways first, then the most central).
+    """
+    nodes = set(names)
+    edges = [(l.a, l.b) for l in links]
+    from_aps = [_bfs(nodes, edges, ap) for ap in aps]
+
+    def nearest_ap(n: str) -> int:
+        return min((d.get(n, 1 << 30) for d in from_aps), default=0)
+
+    if server_hops is not None:
+        at = [n for n in names if nearest_ap(n) == server_hops]
+        if not at:
+            far = max((nearest_ap(n) for n in names), default=0)
+            return None, f"no router is {server_hops} hops from the nearest AP (the farthest is {far})"
+        gws = [n for n in at if n in gateways]
+        return _center(names, links, gws or at), ("a gateway" if gws else "a router") + f" {server_hops} hops from the APs"
+    gws = [n for n in gateways if n not in aps]
+    if gws:
+        return _center(names, links, gws), "the most central gateway"
+    plain = [n for n in names if n not in aps]
+    if plain:
+        return _center(names, links, plain), "the most central router that is not an AP"
+    return _center(names, links), "the most central router (every router is an AP)"
 
 
 def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
@@ -260,7 +351,7 @@ def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
         n = len(origins)
     else:
         n, plain = shape_edges(m)
-        raw = [(a, b, None, None) for a, b in plain]
+        raw = [(a, b, None, None, "") for a, b in plain]
     a = spec.addressing
     if n + 1 > a.loopback_pool.num_addresses - 1:
         raise ConfigError("<testbed>", [ConfigProblem("addressing.loopback_pool", f"too small for {n} routers")])
@@ -270,10 +361,11 @@ def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
                sid=ipaddress.IPv6Address(f"{a.locator_base}:{i:x}::d4"),
                origin=origins[i - 1] if origins else "")
         for i in range(1, n + 1))
-    links = tuple(Link(f"r{x}", f"r{y}", ca, cb) for x, y, ca, cb in raw)
+    links = tuple(Link(f"r{x}", f"r{y}", ca, cb, kind) for x, y, ca, cb, kind in raw)
     names = [r.name for r in routers]
+    gateways = find_gateways(names, list(links))
     problems = []
-    aps = spec.aps or _pick_aps(names, list(links), spec.ap_count)
+    aps = spec.aps or _pick_aps(names, list(links), spec.ap_count, avoid=gateways)
     for key, value in [("aps", x) for x in aps] + [("master", spec.master), ("server", spec.server)]:
         if value is not None and value not in names:
             problems.append(ConfigProblem(key, f"no router {value!r} (routers are r1..r{n})"))
@@ -298,9 +390,18 @@ def build(spec: TestbedSpec, base_dir: Path | None = None) -> Topology:
             problems.append(ConfigProblem(f"roaming.path[{idx}]", f"{name!r} is not an access point"))
     if problems:
         raise ConfigError("<testbed>", problems)
-    master = spec.master or _center(names, list(links))
-    return Topology(routers, links, tuple(aps), master, spec.server or master, tuple(clients), spec,
-                    tuple(spec.internet.exits))
+    if spec.server:
+        server = spec.server
+    elif spec.master and spec.server_hops is None:
+        server = spec.master
+    else:
+        placed, why = place_server(names, list(links), tuple(aps), gateways, spec.server_hops)
+        if placed is None:
+            raise ConfigError("<testbed>", [ConfigProblem("server_hops", why)])
+        server = placed
+    master = spec.master or server
+    return Topology(routers, links, tuple(aps), master, server, tuple(clients), spec,
+                    tuple(spec.internet.exits), gateways)
 
 
 def load(path: str | Path, prefix: str | None = None) -> Topology:

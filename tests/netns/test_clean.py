@@ -1,8 +1,7 @@
 """``testbed clean`` after the building process was SIGKILLed half-way.
 
 The builder runs as its own process (``python3 -m l3roam.testbed up``); it is
-killed as soon as the first babeld is up, while later routers still wait for
-theirs.  Afterwards nothing with the prefix may remain: no namespace, no link
+killed as soon as the first babeld is up, before it waited for convergence.  Afterwards nothing with the prefix may remain: no namespace, no link
 in the root namespace, no process, no run directory.
 """
 
@@ -46,7 +45,7 @@ def test_clean_removes_everything_a_killed_build_left(tmp_path):
         # a half-built testbed is left: namespaces and at least one babeld
         assert len(list_netns(prefix)) >= 5
         assert pids_mentioning(str(run_dir) + "/")
-        assert not (run_dir / "r4" / "babeld.pid").exists()  # killed before the last router
+        # (the babelds start in parallel, so how many of the others are up by now varies)
 
         out = subprocess.run(cmd + ["clean", "--prefix", prefix], env=env, capture_output=True, text=True,
                              timeout=30)

@@ -106,6 +106,35 @@ def test_tcp_verdict_follows_the_survival_rate():
     assert v["TCP survival"] == "worse"
 
 
+def test_equal_is_equal_within_tolerance():
+    from l3roam.experiment.render import compare
+
+    assert compare(0.18, 0.18, "cpu") == "same"
+    assert compare(0.20, 0.18, "cpu") == "same"  # 0.02 % of a core: within the absolute tolerance
+    assert compare(0.9, 0.18, "cpu") == "worse"
+    assert compare(52.0, 48.0, "gap") == "same" and compare(150.0, 48.0, "gap") == "worse"
+    assert compare(30.0, 150.0, "gap") == "better"
+    runs = [run("l3", "l3roam", [50, 60], handoff=True), run("l2", "l2", [50, 60])]
+    for r in runs:
+        r["control"]["babeld_cpu_percent_per_router"] = 0.18
+        r["control"]["agent_cpu_percent_per_ap"] = 0.03 if r["kind"] == "l3roam" else None
+    v = {m: w for m, w, _ in verdicts(summarize_scenarios(runs), [])}
+    assert v["CPU"] == "same" and v["handover gap"] == "same"
+
+
+def test_placement_is_stated_per_scenario_and_for_the_mesh():
+    runs = [run("on-ap", "l3roam", [50], handoff=True), run("gw", "l3roam", [150], handoff=True)]
+    runs[0]["placement"] = {"server": "r6", "server_is_gateway": False, "server_is_ap": True,
+                            "server_hops_to_aps": {"r6": 0, "r9": 3}}
+    runs[1]["placement"] = {"server": "r5", "server_is_gateway": True, "server_is_ap": False,
+                            "server_hops_to_aps": {"r6": 2, "r9": 2}}
+    meta = dict(META, topology=dict(META["topology"], placement_text="server on r5 (a gateway; hops to the APs: "
+                                                                     "r6 2, r9 2), lease master with it"))
+    md = render_markdown(meta, runs, [], [], {})
+    assert "Placement: server on r5 (a gateway" in md
+    assert "| r6 (AP; 0/3 hops) |" in md and "| r5 (gateway; 2/2 hops) |" in md
+
+
 def batman_run(name, gaps, client="talks", orig=1000, ctl=900.0):
     r = run(name, "batman", gaps, hello=None, bps=0.0)
     r.update({"client": client, "orig_interval": orig})

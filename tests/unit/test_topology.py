@@ -42,10 +42,69 @@ def test_random_shape_is_connected_and_reproducible():
     assert c.links != a.links
 
 
-def test_automatic_aps_are_far_apart_and_master_is_central():
+def test_automatic_aps_are_far_apart_and_server_is_central_but_never_an_ap():
     t = topology.loads("mesh: {shape: line, routers: 7}\nap_count: 3")
     assert t.aps == ("r1", "r7", "r4")
-    assert t.master == "r4"
+    assert t.server == t.master == "r3"  # r4 is more central but an AP
+    assert "server on r3 (a plain router; hops to the APs: r1 2, r7 4, r4 1)" in t.placement_text()
+    asked = topology.loads("mesh: {shape: line, routers: 7}\nap_count: 3\nserver: r4")
+    assert asked.server == asked.master == "r4" and asked.placement()["server_is_ap"]
+
+
+def _vpn_graph(tmp_path):
+    # two gateways g1, g2 (hubs of VPN links), a chain of nodes n1-n6 over wifi, each with one VPN uplink
+    nodes = [f"n{i}" for i in range(1, 7)]
+    links = [{"source": f"n{i}", "target": f"n{i + 1}", "type": "wifi"} for i in range(1, 6)]
+    links += [{"source": n, "target": "g1" if i < 3 else "g2", "type": "vpn"} for i, n in enumerate(nodes)]
+    f = tmp_path / "vpn.json"
+    f.write_text(json.dumps({"nodes": [{"id": x} for x in nodes + ["g1", "g2"]], "links": links}))
+    return f
+
+
+def test_gateways_are_vpn_hubs_and_host_the_server_not_the_aps(tmp_path):
+    f = _vpn_graph(tmp_path)
+    t = topology.loads(f"mesh: {{shape: graph, graph: {f.name}}}\nap_count: 2", base_dir=tmp_path)
+    gw = {t.router(n).origin for n in t.gateways}
+    assert gw == {"g1", "g2"}
+    assert not set(t.aps) & set(t.gateways)
+    assert t.server in t.gateways and t.master == t.server
+    p = t.placement()
+    assert p["server_is_gateway"] and not p["server_is_ap"]
+    assert set(p["server_hops_to_aps"]) == set(t.aps)
+
+
+def test_server_hops_places_the_server_at_a_distance_from_the_aps(tmp_path):
+    t = topology.loads("mesh: {shape: line, routers: 9}\naps: [r1, r9]\nserver_hops: 3")
+    assert t.server in ("r4", "r6") and min(t.placement()["server_hops_to_aps"].values()) == 3
+    with pytest.raises(ConfigError) as err:
+        topology.loads("mesh: {shape: line, routers: 5}\naps: [r1, r5]\nserver_hops: 4")
+    assert "server_hops: no router is 4 hops from the nearest AP (the farthest is 2)" in str(err.value)
+
+
+def test_timers_and_timeout_chosen_by_size_unless_given():
+    small = topology.loads("mesh: {shape: line, routers: 5}")
+    assert (small.hello_interval, small.update_interval) == (0.25, 4.0)
+    big = topology.loads("mesh: {shape: grid, rows: 15, cols: 15}")
+    assert big.hello_interval > small.hello_interval and big.update_interval > small.update_interval
+    assert big.converge_timeout > small.converge_timeout >= 20
+    given = topology.loads("mesh: {shape: grid, rows: 15, cols: 15}\nbabel: {hello_interval: 0.5}\n"
+                           "converge_timeout: 7")
+    assert given.hello_interval == 0.5 and given.converge_timeout == 7
+
+
+def test_router_cap_is_stated_with_its_reason():
+    with pytest.raises(ConfigError) as err:
+        topology.loads("mesh: {shape: line, routers: 5000}")
+    assert "must be between 2 and 1000" in str(err.value) and "square of the size" in str(err.value)
+
+
+@pytest.mark.parametrize("name,routers,links,gateways", [("freifunk-ulm", 217, 447, 4),
+                                                          ("freifunk-bielefeld", 246, 483, 1)])
+def test_shipped_community_graphs_whole(name, routers, links, gateways):
+    t = topology.loads(f"mesh: {{shape: graph, graph: {name}.json, max_routers: 1000}}",
+                       base_dir=REPO / "configs" / "topologies")
+    assert (len(t.routers), len(t.links), len(t.gateways)) == (routers, links, gateways)
+    assert t.server in t.gateways and t.server not in t.aps
 
 
 def test_graph_file_with_tq_costs_and_unknown_ids(tmp_path):
@@ -65,7 +124,7 @@ def test_shared_reference_graph_cut_to_max_routers():
     path = Path(__file__).resolve().parents[2] / "configs" / "topologies" / "17-node-mesh.json"
     keep, edges = graph_edges(json.loads(path.read_text()), 10, None)
     assert len(keep) == 10
-    assert all(1 <= a <= 10 and 1 <= b <= 10 for a, b, _, _ in edges)
+    assert all(1 <= a <= 10 and 1 <= b <= 10 for a, b, *_ in edges)
 
 
 def test_tq_to_rxcost():
