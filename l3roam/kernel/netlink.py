@@ -12,6 +12,7 @@ This package is the only importer of pyroute2 in l3roam.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import socket
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address
@@ -336,7 +337,10 @@ class NetlinkKernel:
 
     @staticmethod
     def _tunnel_name(sid: IPv6Address) -> str:
-        return f"l3h{sid.packed[-6:].hex()}"[:15]
+        """A 15-character name unique per SID: a digest of the whole address, since SIDs
+        often differ only in their locator part (fc00:3::d4, fc00:5::d4), and a name taken
+        from the last bytes sent every hand-off into the first AP's tunnel."""
+        return "l3h" + hashlib.blake2s(sid.packed, digest_size=6).hexdigest()
 
     def _tunnel_to(self, sid: IPv6Address) -> int:
         """The point-to-point tunnel from our SID to ``sid``, created on first use; its ifindex."""

@@ -90,6 +90,21 @@ def guest_env(uml: Uml, extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout this package runs from
+GUEST_TMPFS = ("/tmp", "/run")
+
+
+def shadowed_by_guest_tmpfs(paths: Sequence[str]) -> list[str]:
+    """Those of ``paths`` under a directory the guest covers with tmpfs, outermost first, no nesting."""
+    hidden = sorted({str(Path(p).resolve()) for p in paths
+                     if any(Path(p).resolve().is_relative_to(t) for t in GUEST_TMPFS)}, key=len)
+    out: list[str] = []
+    for p in hidden:
+        if not any(Path(p).is_relative_to(o) for o in out):
+            out.append(p)
+    return out
+
+
 def run(argv: Sequence[str], writable: Sequence[str | Path] = (), cwd: str | None = None,
         mem: str | None = None, say: Callable[[str], None] | None = None,
         extra_env: dict[str, str] | None = None) -> int:
@@ -101,6 +116,9 @@ def run(argv: Sequence[str], writable: Sequence[str | Path] = (), cwd: str | Non
         p = Path(d).resolve()
         p.mkdir(parents=True, exist_ok=True)
         dirs.append(str(p))
+    # the guest mounts fresh tmpfs on /tmp and /run: a checkout or working directory there
+    # (a CI clone, a test's tmp_path) would vanish, so it is mounted back at its own path
+    dirs += [d for d in shadowed_by_guest_tmpfs([cwd or os.getcwd(), str(REPO_ROOT)]) if d not in dirs]
     control = Path(tempfile.mkdtemp(prefix="l3roam-vm-"))
     try:
         script = control / "init.sh"

@@ -32,3 +32,11 @@ def test_missing_user_mode_linux_names_the_debian_package(monkeypatch, tmp_path)
     monkeypatch.setattr(uml, "UML_MODULES", tmp_path / "none")
     with pytest.raises(VmUnavailable, match="user-mode-linux"):
         uml.find_uml()
+
+
+def test_a_checkout_under_the_guests_tmpfs_is_mounted_back_once():
+    from l3roam.vm.uml import shadowed_by_guest_tmpfs
+
+    # a CI clone in /tmp and a working directory inside it: one mount, the outer one; /work is visible as is
+    assert shadowed_by_guest_tmpfs(["/tmp/ci-clone/tests", "/tmp/ci-clone", "/work/main"]) == ["/tmp/ci-clone"]
+    assert shadowed_by_guest_tmpfs(["/srv/l3roam"]) == []
