@@ -37,6 +37,6 @@ def test_missing_user_mode_linux_names_the_debian_package(monkeypatch, tmp_path)
 def test_a_checkout_under_the_guests_tmpfs_is_mounted_back_once():
     from l3roam.vm.uml import shadowed_by_guest_tmpfs
 
-    # a CI clone in /tmp and a working directory inside it: one mount, the outer one; /work is visible as is
-    assert shadowed_by_guest_tmpfs(["/tmp/ci-clone/tests", "/tmp/ci-clone", "/work/main"]) == ["/tmp/ci-clone"]
+    # a CI clone in /tmp and a working directory inside it: one mount, the outer one; /srv is visible as is
+    assert shadowed_by_guest_tmpfs(["/tmp/ci-clone/tests", "/tmp/ci-clone", "/srv/l3roam"]) == ["/tmp/ci-clone"]
     assert shadowed_by_guest_tmpfs(["/srv/l3roam"]) == []
