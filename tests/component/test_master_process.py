@@ -24,62 +24,21 @@ def metric(text: str, name: str, **labels) -> float:
 
 def test_1000_macs_survive_sigkill_and_restart_with_no_address_shared(master):
     """Lease through the client library, kill -9 the master mid-way, restart, check all."""
-    macs = [f"02:10:00:00:{i >> 8:02x}:{i & 0xff:02x}" for i in range(1000)]
+    from l3roam.bench.churn import churn, macs_for, verify
+
     clients = [master.client(f"ap{i}", deadline=8.0) for i in range(10)]
-    acked: dict[str, object] = {}
-    todo = list(reversed(macs))
-    inflight: set[str] = set()
-    killed = restarted = False
+    restarted = []
 
-    def start(c, mac):
-        inflight.add(mac)
+    def kill_and_restart() -> None:
+        master.kill()  # SIGKILL with requests in flight
+        time.sleep(0.3)
+        master.start()
+        restarted.append(True)
 
-        def bound(ans, mac=mac):
-            inflight.discard(mac)
-            if ans is not None and ans.ok:
-                acked[mac] = ans.ip
-            else:
-                todo.append(mac)  # unanswered while the master was down: ask again
-
-        def offered(ans, mac=mac):
-            if ans is None or not ans.ok:
-                inflight.discard(mac)
-                todo.append(mac)
-                return
-            c.lease(LeaseOp.BIND, mac, bound, ip=ans.ip)
-
-        c.lease(LeaseOp.OFFER, mac, offered)
-
-    import selectors
-    sel = selectors.DefaultSelector()
-    for c in clients:
-        sel.register(c.sock, selectors.EVENT_READ, c)
-    deadline = time.monotonic() + 120
-    while (todo or inflight) and time.monotonic() < deadline:
-        for c in clients:
-            while todo and len(c.outstanding) < 5:
-                start(c, todo.pop())
-        for key, _ in sel.select(0.02):
-            key.data.on_readable()
-        for c in clients:
-            c.on_timer()
-        if not killed and len(acked) >= 500:
-            master.kill()  # SIGKILL with requests in flight
-            killed = True
-            time.sleep(0.3)
-            master.start()
-            restarted = True
-    assert killed and restarted
-    assert len(acked) == 1000, f"only {len(acked)} acknowledged"
-    probe = master.client("checker", deadline=3.0)
-    owners: dict[object, str] = {}
-    for mac in macs:
-        ans = probe.call(MessageType.QUERY, {Field.MAC: mac})
-        assert ans.ok, mac
-        assert ans.ip == acked[mac], f"{mac}: acknowledged {acked[mac]}, master has {ans.ip}"
-        assert ans.fields[Field.STATE] == 2  # BOUND
-        assert ans.ip not in owners, f"{ans.ip} held by {owners.get(ans.ip)} and {mac}"
-        owners[ans.ip] = mac
+    res = churn(clients, macs_for(1000, 0x10), {500: kill_and_restart})
+    assert restarted
+    assert len(res.acked) == 1000, f"only {len(res.acked)} acknowledged"
+    assert verify(master.client("checker", deadline=3.0), res) == []
     for c in clients:
         c.close()
 
