@@ -85,6 +85,9 @@ class HandoffSettings:
     # (None: never), claim again every reclaim_interval; when a station leaves,
     # check the master and withdraw at once if it is silent (master_check)
     provisional_after: float | None = 0.3
+    # with the master up too: serve a known lease at once on arrival, the claim (sent first)
+    # confirms or undoes it; needs provisional_after (the same rule on what may be served)
+    serve_known_at_once: bool = False
     reclaim_interval: float = 1.0
     master_check: bool = True
 
@@ -213,8 +216,12 @@ class RoamingTable:
         if c.state is State.SERVING and was_present:
             return [GreetClient(c.mac, c.ip, ev.interface)] if c.ip else []  # type: ignore[list-item]
         # back after a departure: it may have been elsewhere meanwhile, so claim
-        # again (the route stays until the answer says otherwise)
+        # again (the route stays until the answer says otherwise).  The claim goes
+        # first: the old AP's hand-off waits for it, the kernel work here does not
         out: list[object] = []
+        if c.state is not State.CLAIMING:
+            # claim with the last sequence known + 1, or 0 to let the master number it
+            out.append(SendClaim(c.mac, c.seq + 1 if c.seq else 0))
         if c.state is State.HANDING_OFF and c.ip is not None:
             # back while handing off: serve it here at once (the route replaces the redirect in
             # place, so babel sees a metric change and no withdrawal); the claim confirms it
@@ -226,9 +233,12 @@ class RoamingTable:
         c.state = State.CLAIMING
         after = self.settings.provisional_after
         if after is not None and c.ip is not None and c.lease_expires > now and not c.route:
-            c.deadlines["provisional"] = now + after
-        # claim with the last sequence known + 1, or 0 to let the master number it
-        out.append(SendClaim(c.mac, c.seq + 1 if c.seq else 0))
+            if self.settings.serve_known_at_once:
+                c.route = c.provisional = True
+                c.deadlines["lease"] = c.lease_expires
+                out += [InstallRoute(c.ip, ev.interface, c.mac), GreetClient(c.mac, c.ip, ev.interface)]
+            else:
+                c.deadlines["provisional"] = now + after
         return out
 
     def _reclaim(self, c: Client, seq: int, now: float) -> list[object]:

@@ -38,6 +38,7 @@ class StationGuard:
         self._ipr = ipr
         self.s = settings
         self._nft: Nft = ns.run(Nft)
+        self._marks: dict[str, int] = {}  # station port -> mark, as put in the map since setup
 
     def _run(self, text: str, what: str) -> str:
         return self._ns.run(self._nft.run, text, what)
@@ -52,6 +53,7 @@ class StationGuard:
     def setup(self) -> None:
         kept = self.bindings()
         self._run(G.ruleset(self.s, kept), f"load station binding rules on {self.s.device}")
+        self._marks.clear()  # the new table's map is empty
         event(log, "guard_ready", device=self.s.device, family=self.s.family, kept=len(kept))
 
     def teardown(self, ifindex: int) -> None:
@@ -83,13 +85,29 @@ class StationGuard:
         event(log, "station_unbound", ip=ip, mac=mac)
 
     def port(self, ifname: str, mark: int | None) -> None:
-        """Mark DHCP from station port ``ifname`` with ``mark`` (None: forget the port)."""
-        try:
-            self._run(G.del_port(self.s, ifname), f"forget port {ifname}")
-        except KernelError:
-            pass  # it was not there
+        """Mark DHCP from station port ``ifname`` with ``mark`` (None: forget the port).
+
+        ``setup`` starts the map empty, so what this guard put in it is known and every
+        change is one transaction that cannot fail (a station's arrival waits for it)."""
+        old = self._marks.get(ifname)
+        if old == mark:
+            return
+        text = G.del_port(self.s, ifname, old) if old is not None else ""
         if mark is not None:
-            self._run(G.add_port(self.s, ifname, mark), f"mark port {ifname}")
+            text += G.add_port(self.s, ifname, mark)
+        try:
+            self._run(text, f"mark port {ifname}")
+        except KernelError:  # changed behind our back: forget what is there, then set
+            try:
+                self._run(G.del_port(self.s, ifname), f"forget port {ifname}")
+            except KernelError:
+                pass  # it was not there
+            if mark is not None:
+                self._run(G.add_port(self.s, ifname, mark), f"mark port {ifname}")
+        if mark is None:
+            self._marks.pop(ifname, None)
+        else:
+            self._marks[ifname] = mark
 
     def counters(self) -> dict[str, int]:
         try:

@@ -5,8 +5,9 @@ authenticates and handles them in memory, and adds their changes and encoded
 replies to the current *group*.  A committer thread makes one group durable
 in one transaction and only then sends its replies and move notices; while it
 does (fsync), the loop goes on filling the next group.  So a burst costs one
-fsync, groups commit in order, nothing is sent before the state it reports is
-on disk, and latency degrades with load instead of collapsing.  Malformed, unauthenticated, stale and replayed datagrams are
+fsync, groups commit in order, no answer is sent before the state it reports is
+on disk, and latency degrades with load instead of collapsing.  Move notices to
+old nodes are the exception: they go out at once (a hint, see docs/master.md).  Malformed, unauthenticated, stale and replayed datagrams are
 dropped, counted by reason and logged (rate-limited); they never stop the loop.
 
 ``l3roam.metrics_http`` serves ``/metrics`` (Prometheus text) from a thread of its own.
@@ -42,6 +43,7 @@ log = logging.getLogger("l3roam.master")
 
 DRAIN_MAX = 2048
 SWEEP_SECONDS = 1.0
+SLOW_REPLY_SECONDS = 0.05  # a reply held longer than this is logged (event=slow_reply)
 
 
 class _RateLimitedLog:
@@ -207,7 +209,10 @@ class MasterServer:
             key = self._node_keys.get(node.node) or self.keys.for_node(node.node, now)
             if key is None:
                 continue  # no key for that node (removed from the config): it cannot be told
-            sends.append((self.codec.encode(msg, now_ms, key), (node.host, node.port), None))
+            # at once, not after the group's commit: a notice is a hint to the old node,
+            # which hands the client's packets on to where it is now, and it must not
+            # wait for the store (docs/master.md, "What is durable before it is sent")
+            self._send(self.codec.encode(msg, now_ms, key), (node.host, node.port))
             self.metrics.inc("notices_total", outcome="sent")
         self._group.batch.merge(self.service.take_batch())
         self._submit()
@@ -229,14 +234,20 @@ class MasterServer:
             if group is None:
                 return
             try:
+                t0 = time.perf_counter()
                 if group.batch:
-                    t0 = time.perf_counter()
                     self.store.commit(group.batch)  # durable before anything is acknowledged
                     self.commit_time.observe(time.perf_counter() - t0)
+                t1 = time.perf_counter()
+                slowest = 0.0
                 for data, peer, t_recv in group.sends:
                     self._send(data, peer)
                     if t_recv is not None:
                         self.latency.observe(time.perf_counter() - t_recv)
+                        slowest = max(slowest, t1 - t_recv)
+                if slowest > SLOW_REPLY_SECONDS:  # where a late answer waited: queue or commit
+                    event(log, "slow_reply", level=logging.WARNING, waited_ms=round(slowest * 1000, 1),
+                          commit_ms=round((t1 - t0) * 1000, 1), sends=len(group.sends))
             except BaseException as exc:  # the loop re-raises it: no ack without durability
                 log.exception("event=store_failed")
                 self._commit_error = exc

@@ -91,6 +91,7 @@ class NodeAgent:
             departure_timeout=cfg.presence.departure_timeout_seconds,
             provisional_after=cfg.master_down.serve_after_seconds
             if cfg.master_down.serve_known_leases else None,
+            serve_known_at_once=cfg.handoff.serve_known_at_once,
             master_check=cfg.master_down.check_seconds is not None))
         self.known = KnownLeases(master, cfg.master_down.lease_sync_seconds)
         self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
@@ -397,17 +398,17 @@ class NodeAgent:
 
     # ---- presence and moves ---------------------------------------------------
     def _presence(self, ev, now: float) -> None:
-        if isinstance(ev, LinkUp) and ev.master == self.cfg.client_interface:
-            self.binding.port_up(ev.ifname)
-        elif isinstance(ev, LinkDown):
-            self.binding.port_down(ev.ifname)
         if isinstance(ev, LinkUp):
             mac = (ev.alias or "").strip().lower()
-            if ev.master == self.cfg.client_interface and _MAC.match(mac):
+            station_port = ev.master == self.cfg.client_interface
+            if station_port and _MAC.match(mac):
                 self._ports[ev.ifname] = mac
                 event(log, "station_associated", mac=mac, port=ev.ifname)
-                self._arrived(mac, now)
+                self._arrived(mac, now)  # its claim first: the old AP's hand-off waits for it
+            if station_port:
+                self.binding.port_up(ev.ifname)  # the port's DHCP mark right after
         elif isinstance(ev, LinkDown):
+            self.binding.port_down(ev.ifname)
             mac = self._ports.pop(ev.ifname, None)
             if mac is not None:
                 event(log, "station_left", mac=mac, port=ev.ifname)
@@ -493,9 +494,12 @@ class NodeAgent:
             c = self.roaming.clients.get(a.mac)
             if c is not None and c.provisional:
                 event(log, "served_provisionally", mac=a.mac, ip=a.ip)
+            # the route first: it is what the hand-off waits for (the station's permanent
+            # neighbour entry follows within a millisecond; a packet meanwhile waits in the
+            # kernel's ARP queue, which the entry releases)
+            k.add_host_route(a.ip, a.interface, self.proto)
             if a.mac:
                 self.binding.bind(a.ip, a.mac)
-            k.add_host_route(a.ip, a.interface, self.proto)
         elif isinstance(a, R.RemoveRoute):
             k.del_host_route(a.ip, self.proto)
             self.binding.unbind(a.ip)
@@ -514,7 +518,7 @@ class NodeAgent:
                 self._check_route_to_new_ap(a.mac, a.ip, self.clock())
         elif isinstance(a, R.RemoveRedirect):
             if a.announced:
-                k.remove_redirect(a.ip, proto=self.demoted_proto)
+                k.remove_redirect(a.ip, proto=self.demoted_proto, metric=0)
             else:
                 k.remove_redirect(a.ip, metric=QUIET_METRIC)
 

@@ -68,6 +68,9 @@ class HandoffConfig:
     demoted_proto: int = 45  # kernel protocol of a moved client's announced redirect (babeld: high metric)
     make_before_break: bool = True  # withdraw once babeld holds another router's route (needs babel_socket)
     settle_seconds: float = 0.4  # not before: the demoted announcement has reached the neighbours
+    # a station arriving with a master-given lease known here is served at once; its claim,
+    # sent first, confirms or undoes that (needs master_down.serve_known_leases)
+    serve_known_at_once: bool = True
 
     def check(self) -> list[ConfigProblem]:
         out = []

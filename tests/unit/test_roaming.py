@@ -84,7 +84,8 @@ def test_a_client_back_during_handoff_gets_its_route_before_the_redirect_goes():
     t = serving(table(), seq=3)
     t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
     acts = t.handle(Arrived(MAC, "cell0"), 1.1)
-    assert acts == [InstallRoute(IP, "cell0"), RemoveRedirect(IP, announced=True), SendClaim(MAC, 5)]
+    # the claim first (the old AP's hand-off waits for its answer), then the kernel work here
+    assert acts == [SendClaim(MAC, 5), InstallRoute(IP, "cell0"), RemoveRedirect(IP, announced=True)]
     assert t.serving() == {IP: "cell0"}  # announced again while the claim is on its way
     acts = t.handle(ClaimAnswered(MAC, True, IP, 5, 3600.0), 1.2)
     assert acts[0] == InstallRoute(IP, "cell0")
@@ -113,7 +114,7 @@ def test_client_returning_during_handoff_cancels_it_and_claims_with_next_seq():
     t.handle(MovedAway(MAC, "ap2", 4, SID), 1.0)
     t.tick(1.6)  # quiet redirect in place, announced one removed
     acts = t.handle(Arrived(MAC, "cell0"), 1.7)
-    assert acts == [InstallRoute(IP, "cell0"), RemoveRedirect(IP, announced=False), SendClaim(MAC, 5)]
+    assert acts == [SendClaim(MAC, 5), InstallRoute(IP, "cell0"), RemoveRedirect(IP, announced=False)]
     acts = t.handle(ClaimAnswered(MAC, True, IP, 5, 3600.0), 1.71)
     assert InstallRoute(IP, "cell0") in acts
     assert t.tick(5.0) == []  # the old hand-off timers are gone
@@ -229,6 +230,28 @@ def test_no_known_lease_or_an_expired_one_is_never_served_without_the_master():
     t3 = table(provisional_after=None)  # switched off
     t3.handle(Arrived(MAC, "cell0", IP, 3600.0), 0.0)
     assert t3.tick(1.0) == []
+
+
+def test_serve_known_at_once_installs_the_known_lease_with_the_claim_sent_first():
+    t = table(provisional_after=0.3, serve_known_at_once=True)
+    acts = t.handle(Arrived(MAC, "cell0", IP, 100.0, 4), 1.0)
+    assert acts == [SendClaim(MAC, 5), InstallRoute(IP, "cell0", MAC), GreetClient(MAC, IP, "cell0")]
+    assert t.serving() == {IP: "cell0"} and t.clients[MAC].provisional
+    assert t.handle(ClaimAnswered(MAC, True, IP, 5, 100.0), 1.01)[0] == InstallRoute(IP, "cell0", MAC)
+    assert not t.clients[MAC].provisional
+
+
+def test_serve_known_at_once_is_undone_by_a_refusal_and_needs_a_known_lease():
+    t = table(provisional_after=0.3, serve_known_at_once=True)
+    t.handle(Arrived(MAC, "cell0", IP, 100.0, 4), 1.0)
+    assert t.handle(ClaimAnswered(MAC, False, None, 9, 0.0, "not_leased"), 1.01) == [RemoveRoute(IP, MAC)]
+    assert t.serving() == {}
+    t2 = table(provisional_after=0.3, serve_known_at_once=True)
+    assert t2.handle(Arrived(MAC, "cell0"), 1.0) == [SendClaim(MAC, 0)]  # nothing known: claim only
+    t3 = table(provisional_after=0.3, serve_known_at_once=True)
+    assert t3.handle(Arrived(MAC, "cell0", IP, 0.5, 4), 1.0) == [SendClaim(MAC, 0)]  # known, expired
+    t4 = table(provisional_after=None, serve_known_at_once=True)  # serving known leases switched off
+    assert t4.handle(Arrived(MAC, "cell0", IP, 100.0, 4), 1.0) == [SendClaim(MAC, 5)]
 
 
 def test_a_master_answer_in_time_means_no_provisional_route():
