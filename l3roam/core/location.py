@@ -7,6 +7,15 @@ which case the master numbers the move itself (it sees claims one at a time).
 A claim whose number is not above the current one, from another node, is a
 late or stale claim and is refused; the refusal carries the current location.
 A claim from the node that already serves the client is an idempotent refresh.
+
+One exception saves a roam a round trip: when the serving node has reported
+that the station left it (``departed_seq`` is the current number), a claim
+from another node with an older number is accepted as the next move.  A node
+that claims a MAC it last saw several moves ago carries an old number, and
+while the serving node still has the station that is a claim to refuse; once
+that node has lost the station, whoever claims it next has it.  A claim
+delayed so long that the station has since moved on again is undone by the
+next claim of the node that has it (that node claims again on a refusal).
 """
 
 from __future__ import annotations
@@ -39,14 +48,15 @@ class ClaimRefused:
 
 
 def decide_claim(current: Location | None, mac: str, node: str, seq: int,
-                 now: float) -> ClaimAccepted | ClaimRefused:
+                 now: float, departed_seq: int | None = None) -> ClaimAccepted | ClaimRefused:
+    """``departed_seq``: the move number at which the current node reported the station gone."""
     if current is None:
         return ClaimAccepted(Location(mac, node, max(seq, 1), now), None)
     if current.node == node:
         if seq > current.seq:
             return ClaimAccepted(Location(mac, node, seq, current.since), None)
         return ClaimAccepted(current, None)
-    if seq == 0:
+    if seq == 0 or departed_seq == current.seq:
         return ClaimAccepted(Location(mac, node, current.seq + 1, now), current)
     if seq > current.seq:
         return ClaimAccepted(Location(mac, node, seq, now), current)

@@ -299,7 +299,7 @@ class Runner:
             talks = sc.client == "talks"
             res = run_roams(tb, client.name, ip0, moves, workdir, on_move=bed.on_move, rate=t.rate,
                             upstream=t.upstream and talks, tcp=t.tcp and talks, roam_model=model,
-                            gap=r.gap if model == r.model else 0.0)
+                            gap=r.gap if model == r.model else 0.0, phase_seed=seed)
             snap1 = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
             self.say(f"  traffic done ({res.received_down}/{res.sent_down} probes down); reading tables")
             tables = cost.table_sizes(tb)

@@ -28,6 +28,7 @@ log = logging.getLogger("l3roam.master")
 
 ANSWER_CACHE_SECONDS = 15.0
 LIST_PAGE_MAX = 40
+DEPARTED_MAX = 65536  # departure reports kept (a hint in memory, never stored)
 
 
 @dataclass
@@ -62,6 +63,8 @@ class MasterService:
         self.retry_initial, self.retry_max, self.notice_timeout = retry_initial, retry_max, notice_timeout
         table.restore(snapshot.leases, snapshot.quarantine)
         self.locations: dict[str, Location] = {loc.mac: loc for loc in snapshot.locations}
+        # MAC -> move number at which its serving node reported the station gone (a QUERY from it)
+        self.departed: dict[str, int] = {}
         self.nodes: dict[str, NodeInfo] = {n.node: n for n in snapshot.nodes}
         self.batch = Batch()
         self.pending: dict[int, PendingNotice] = {}  # request id -> notice awaiting an ack
@@ -193,7 +196,7 @@ class MasterService:
 
     def _apply_claim(self, mac: str, node: str, seq: int, now: float,
                      ip: IPv4Address | None):
-        decision = decide_claim(self.locations.get(mac), mac, node, seq, now)
+        decision = decide_claim(self.locations.get(mac), mac, node, seq, now, self.departed.get(mac))
         if isinstance(decision, ClaimAccepted):
             loc = decision.location
             if self.locations.get(mac) != loc:
@@ -237,6 +240,12 @@ class MasterService:
         lease = self.table.lease_of(mac) if isinstance(mac, str) else None
         if lease is None:
             return _refused("not_found")
+        loc = self.locations.get(lease.mac)
+        if loc is not None and loc.node == msg.sender:
+            # the serving node asks where its client went: the station left it (core/location.py)
+            self.departed[lease.mac] = loc.seq
+            while len(self.departed) > DEPARTED_MAX:
+                del self.departed[next(iter(self.departed))]
         return {Field.STATUS: Status.OK, **self._entry(lease)}
 
     def _entry(self, lease: Lease) -> dict[Field, object]:

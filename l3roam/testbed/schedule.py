@@ -10,7 +10,7 @@ move one interval after the start.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,9 @@ def plan_moves(kind: str, client: str, aps: tuple[str, ...] | list[str], start_a
         moves.append(Move(at=n * interval, client=client, src=here, dst=dst))
         here = dst
     return moves
+
+
+def shift_phases(moves: list[Move], spacing: float, seed: int) -> list[Move]:
+    """Each move later by a seeded random fraction of ``spacing`` (a probe interval), in order."""
+    rng = random.Random(seed)
+    return [replace(m, at=m.at + rng.uniform(0.0, spacing)) for m in moves]

@@ -37,3 +37,12 @@ def test_back_and_forth_moves_end_with_the_last_claimant():
     for node in ["ap1", "ap2", "ap1", "ap2", "ap1"]:
         loc = decide_claim(loc, MAC, node, 0, now=0).location
     assert loc.node == "ap1" and loc.seq == 5
+
+
+def test_once_the_serving_node_lost_the_station_an_older_claim_is_the_next_move():
+    cur = Location(MAC, "ap2", 5, 0)
+    d = decide_claim(cur, MAC, "ap1", 3, now=1, departed_seq=5)
+    assert isinstance(d, ClaimAccepted) and d.moved and d.location == Location(MAC, "ap1", 6, 1)
+    # a departure reported at an earlier move says nothing about the current one
+    assert isinstance(decide_claim(cur, MAC, "ap1", 3, now=1, departed_seq=4), ClaimRefused)
+    assert isinstance(decide_claim(cur, MAC, "ap1", 3, now=1), ClaimRefused)

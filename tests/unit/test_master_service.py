@@ -107,6 +107,20 @@ def test_stale_claim_is_refused_and_counted():
     assert svc.metrics.value("refusals_total", reason="stale_sequence") == 1
 
 
+def test_a_query_from_the_serving_node_is_a_departure_and_lets_an_older_claim_through():
+    svc, _ = service()
+    lease(svc, "ap1", LeaseOp.BIND)
+    req(svc, "ap2", MessageType.CLAIM, {Field.MAC: MAC, Field.SEQ: 5})
+    req(svc, "ap3", MessageType.QUERY, {Field.MAC: MAC})  # not the serving node: no departure
+    assert req(svc, "ap1", MessageType.CLAIM, {Field.MAC: MAC, Field.SEQ: 4})[Field.REASON] == "stale_sequence"
+    req(svc, "ap2", MessageType.QUERY, {Field.MAC: MAC})  # ap2 lost the station
+    ans = req(svc, "ap1", MessageType.CLAIM, {Field.MAC: MAC, Field.SEQ: 4})
+    assert ans[Field.STATUS] == Status.OK and ans[Field.NODE] == "ap1" and ans[Field.SEQ] == 6
+    assert ans[Field.PREV_NODE] == "ap2"
+    # and the next stale claim from elsewhere is refused again: ap1 has not reported it gone
+    assert req(svc, "ap3", MessageType.CLAIM, {Field.MAC: MAC, Field.SEQ: 2})[Field.REASON] == "stale_sequence"
+
+
 def test_claim_without_a_bound_lease_is_refused():
     svc, _ = service()
     ans = req(svc, "ap1", MessageType.CLAIM, {Field.MAC: MAC})

@@ -33,3 +33,15 @@ def test_impossible_schedules(kwargs):
     args.update(kwargs)
     with pytest.raises(ValueError):
         plan_moves(**args)
+
+
+def test_shifted_phases_stay_within_one_spacing_in_order_and_repeat_with_the_seed():
+    from l3roam.testbed.schedule import shift_phases
+
+    moves = plan_moves("random", "c1", ["r1", "r3", "r5"], "r1", 200, 1.5, seed=3)
+    a = shift_phases(moves, 0.01, seed=7)
+    assert [(m.src, m.dst) for m in a] == [(m.src, m.dst) for m in moves]
+    offsets = [x.at - m.at for x, m in zip(a, moves)]
+    assert all(0 <= o < 0.01 for o in offsets)
+    assert max(offsets) - min(offsets) > 0.008  # spread over the interval, not one phase
+    assert shift_phases(moves, 0.01, seed=7) == a and shift_phases(moves, 0.01, seed=8) != a
