@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import re
 import statistics
 import subprocess
 import sys
@@ -36,14 +34,10 @@ from l3roam.testbed import topology  # noqa: E402
 from l3roam.testbed.builder import Testbed  # noqa: E402
 from l3roam.testbed.plan import EXIT_PROTO, StartBabeld, Step  # noqa: E402
 
-BASE = """
-mesh: {shape: line, routers: 5}
-aps: [r1, r3, r5]
-master: r2
-server: r2
-clients: [{name: c1, ap: r1}]
-"""
-TS = re.compile(r"^\[(\S+)\]\s+(.*)$")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from babel_withdraw import YAML, stamps  # noqa: E402
+
+BASE = YAML  # the demo's 5-router line, as in babel_withdraw.py
 OTHERS = ("r1", "r2", "r4", "r5")
 
 
@@ -96,13 +90,8 @@ def run_case(case: str, prefix: str, repeat: int) -> dict[str, list[float]]:
             time.sleep(0.3)
             for r, p in mons.items():
                 p.terminate()
-                gone = None
-                for line in p.communicate()[0].splitlines():
-                    m = TS.match(line)
-                    if m and ip in m.group(2) and (m.group(2).startswith(("Deleted", "unreachable"))):
-                        t = datetime.datetime.fromisoformat(m.group(1)).timestamp()
-                        if t >= t0:
-                            gone = t if gone is None else min(gone, t)
+                gone = min((t for t, text in stamps(p.communicate()[0], ip)
+                            if text.startswith(("Deleted", "unreachable")) and t >= t0), default=None)
                 held[r].append(round(((gone or time.time()) - t0) * 1000, 1))
     finally:
         tb.down()

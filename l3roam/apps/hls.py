@@ -21,23 +21,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import signal
 import socket
 import time
 import urllib.parse
 from pathlib import Path
 
 from l3roam.apps.player import playback
-
-
-class _Stop:
-    def __init__(self) -> None:
-        self.flag = False
-        signal.signal(signal.SIGTERM, self._set)
-        signal.signal(signal.SIGINT, self._set)
-
-    def _set(self, *_: object) -> None:
-        self.flag = True
+from l3roam.measure.probe import StopFlag
 
 
 def parse_playlist(text: str) -> tuple[float, list[str]]:
@@ -78,7 +68,7 @@ class Fetcher:
 
 
 def run(args: argparse.Namespace) -> int:
-    stop = _Stop()
+    stop = StopFlag()
     url = urllib.parse.urlsplit(args.url)
     base = url.path.rsplit("/", 1)[0]
     fetch = Fetcher(url.hostname or "", url.port or 80, args.timeout)

@@ -53,6 +53,16 @@ class BabeldFiles:
         return self.directory / "babeld.sock"
 
 
+def _prepare(files: "BabeldFiles", config_text: str) -> None:
+    """Refuse a babeld still running on these files; clear stale ones; write the config."""
+    files.directory.mkdir(parents=True, exist_ok=True)
+    old = read_pid(files.pid)
+    if old is not None and pid_alive(old):
+        raise ExternalToolError(f"babeld already running with pid {old} ({files.pid})")
+    for stale in (files.pid, files.socket):
+        stale.unlink(missing_ok=True)
+    files.conf.write_text(config_text)
+
 def netns_prefix(netns: str | None) -> list[str]:
     return ["ip", "netns", "exec", netns] if netns else []
 
@@ -86,13 +96,7 @@ def start(files: BabeldFiles, config_text: str, netns: str | None = None,
     Waits until the pid file and, when the config names one, the control
     socket exist.  Raises ExternalToolError with babeld's own words on failure.
     """
-    files.directory.mkdir(parents=True, exist_ok=True)
-    old = read_pid(files.pid)
-    if old is not None and pid_alive(old):
-        raise ExternalToolError(f"babeld already running with pid {old} ({files.pid})")
-    for stale in (files.pid, files.socket):
-        stale.unlink(missing_ok=True)
-    files.conf.write_text(config_text)
+    _prepare(files, config_text)
     argv = netns_prefix(netns) + [exe, "-D", "-I", str(files.pid), "-L", str(files.log),
                                   "-S", str(files.state), "-c", str(files.conf)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -180,13 +184,7 @@ def start_many(items: list[tuple[BabeldFiles, str, str | None]], exe: str = "bab
                                         f"(exit {proc.returncode}): {err.strip() or _tail(files.log)}")
 
     for files, config_text, netns in items:
-        files.directory.mkdir(parents=True, exist_ok=True)
-        old = read_pid(files.pid)
-        if old is not None and pid_alive(old):
-            raise ExternalToolError(f"babeld already running with pid {old} ({files.pid})")
-        for stale in (files.pid, files.socket):
-            stale.unlink(missing_ok=True)
-        files.conf.write_text(config_text)
+        _prepare(files, config_text)
         enter = ["nsenter", f"--net=/run/netns/{netns}"] if netns else []
         argv = enter + [exe, "-D", "-I", str(files.pid), "-L", str(files.log), "-S", str(files.state),
                         "-c", str(files.conf)]

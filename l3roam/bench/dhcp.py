@@ -77,7 +77,7 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return out
 
 
-def wait_for(pred, timeout: float, interval: float = 0.05):
+def wait_for(pred, timeout: float = 10.0, interval: float = 0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         v = pred()

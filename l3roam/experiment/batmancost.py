@@ -122,22 +122,18 @@ def _count(tb: Testbed, node: str, table: str) -> int:
 def _point(say, tb, topo, mesh, clients, rate, window, settle, mover=None) -> dict:
     time.sleep(1.0)
     a = cost.Snapshot.take(tb, time.monotonic(), [])
-    moved = 0
-    if mover is None:
-        time.sleep(window)
-    else:
+    step = None
+    if mover is not None:
         socks, where, gw_mac = mover
         ids = list(where)
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < window:
-            due = t0 + moved / rate
-            if due > time.monotonic():
-                time.sleep(due - time.monotonic())
-            i = ids[moved % len(ids)]
+
+        def _step(k: int) -> None:  # the same MAC sends from the next AP
+            i = ids[k % len(ids)]
             new = topo.aps[(topo.aps.index(where[i]) + 1) % len(topo.aps)]
             socks[new].send(station_frame(gw_mac, client_mac(i)))
             where[i] = new
-            moved += 1
+        step = _step
+    moved = cost.paced_moves(rate, window, step)
     b = cost.Snapshot.take(tb, time.monotonic(), [])
     tg = {r.name: _count(tb, r.name, "transglobal") for r in topo.routers}
     tl = {r.name: _count(tb, r.name, "translocal") for r in topo.routers}

@@ -127,18 +127,13 @@ def _wait_table(tb: Testbed, topo: Topology, n: int, timeout: float = 60.0) -> f
 def _cost_point(say, tb, topo, agent_pids, clients, rate, window, settle, mover=None) -> dict:
     time.sleep(1.0)
     a = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
-    moved = 0
-    if mover is None:
-        time.sleep(window)
-    else:
+    step = None
+    if mover is not None:
         batches, where, proto = mover
         ips = list(where)
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < window:
-            due = t0 + moved / rate
-            if due > time.monotonic():
-                time.sleep(due - time.monotonic())
-            ip = ips[moved % len(ips)]
+
+        def _step(k: int) -> None:  # the /32 moves to the next AP: new one first, then the old goes
+            ip = ips[k % len(ips)]
             old = where[ip]
             new = topo.aps[(topo.aps.index(old) + 1) % len(topo.aps)]
             batches[new].stdin.write(f"route replace {ip}/32 dev {CELL_BRIDGE} proto {proto}\n")
@@ -146,7 +141,8 @@ def _cost_point(say, tb, topo, agent_pids, clients, rate, window, settle, mover=
             batches[old].stdin.write(f"route del {ip}/32 proto {proto}\n")
             batches[old].stdin.flush()
             where[ip] = new
-            moved += 1
+        step = _step
+    moved = cost.paced_moves(rate, window, step)
     b = cost.Snapshot.take(tb, time.monotonic(), agent_pids)
     sizes = cost.table_sizes(tb)
     rss = [cost.rss_kib(p) for p in cost.babeld_pids(tb).values()]

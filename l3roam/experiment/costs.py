@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from l3roam.babel import process as babeld
@@ -221,3 +223,20 @@ def rates(a: Snapshot, b: Snapshot, links: int, routers: int, agents: int) -> di
         "system_cpu_percent": (100 * (b.system_busy - a.system_busy) / (b.system_total - a.system_total)
                                if b.system_total > a.system_total else None),
     }
+
+
+def paced_moves(rate: float, window: float, move: Callable[[int], None] | None) -> int:
+    """Call ``move(k)`` for k = 0, 1, ... at ``rate`` per second for ``window`` seconds (None:
+    just wait the window); returns how many moves were made.  The cost runs' roam load."""
+    if move is None:
+        time.sleep(window)
+        return 0
+    moved = 0
+    t0 = time.monotonic()
+    while moved / rate < window and time.monotonic() - t0 < window:
+        due = t0 + moved / rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+        move(moved)
+        moved += 1
+    return moved

@@ -40,8 +40,8 @@ HEADER = struct.Struct("!4sIQq")
 MAGIC = b"L3RP"
 
 
-class _Stop:
-    """Set by SIGTERM/SIGINT so a probe writes its results and exits cleanly."""
+class StopFlag:
+    """Set by SIGTERM/SIGINT so a probe (or an application client) writes its results and exits cleanly."""
 
     def __init__(self) -> None:
         self.flag = False
@@ -67,7 +67,7 @@ def _family(host: str) -> int:
 
 
 def send(args: argparse.Namespace) -> int:
-    stop = _Stop()
+    stop = StopFlag()
     sock = socket.socket(_family(args.to), socket.SOCK_DGRAM)
     if args.bind:
         sock.bind((args.bind, 0))
@@ -99,7 +99,7 @@ def send(args: argparse.Namespace) -> int:
 
 
 def recv(args: argparse.Namespace) -> int:
-    stop = _Stop()
+    stop = StopFlag()
     fam = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
     sock = socket.socket(fam, socket.SOCK_DGRAM)
     sock.bind((args.bind, args.port))
@@ -137,7 +137,7 @@ def recv(args: argparse.Namespace) -> int:
 
 def tcp_server(args: argparse.Namespace) -> int:
     """Echo every byte back, one thread per connection."""
-    stop = _Stop()
+    stop = StopFlag()
     fam = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
     srv = socket.socket(fam, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -166,7 +166,7 @@ def tcp_server(args: argparse.Namespace) -> int:
 
 def tcp_client(args: argparse.Namespace) -> int:
     """Keep one TCP connection busy; report whether it survived and its longest stall."""
-    stop = _Stop()
+    stop = StopFlag()
     result: dict = {"kind": "tcp-client", "to": args.to, "port": args.port, "alive": False,
                     "error": None, "sent": 0, "echoed": 0, "longest_stall_ms": None, "stall_at_ns": None}
     try:

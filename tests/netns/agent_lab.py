@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from l3roam.bench.dhcp import wait_for  # noqa: F401 (the tests take it from here)
 from l3roam.testbed.dhcpclient import DhcpClient
 
 KEY = "6e6f64652d6167656e742d746573742d6b6579"
@@ -28,14 +29,16 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return out
 
 
-def wait_for(pred, timeout: float = 10.0, interval: float = 0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
+def master_yaml(tmp: Path, key: str, pool: str = "10.99.0.0/16") -> str:
+    """A master on 127.0.0.1:4500 with its log and SQLite store in ``tmp``."""
+    return f"""
+listen: 127.0.0.1:4500
+key: {key}
+metrics_listen: null
+log_file: {tmp / 'master.log'}
+pools: [{{prefix: {pool}, exclude: [10.99.0.1]}}]
+store: {{path: {tmp / 'master.db'}}}
+"""
 
 
 class Lab:
@@ -94,14 +97,7 @@ class Lab:
         sh("ip", "-n", self.ap, "link", "set", port, "up")
 
     def write_configs(self) -> None:
-        (self.tmp / "master.yaml").write_text(f"""
-listen: 127.0.0.1:4500
-key: {KEY}
-metrics_listen: null
-log_file: {self.tmp / 'master.log'}
-pools: [{{prefix: {self.pool}, exclude: [10.99.0.1]}}]
-store: {{path: {self.tmp / 'master.db'}}}
-""" + self.master_extra)
+        (self.tmp / "master.yaml").write_text(master_yaml(self.tmp, KEY, self.pool) + self.master_extra)
         (self.tmp / "node.yaml").write_text(f"""
 node_id: ap1
 master: 127.0.0.1:4500

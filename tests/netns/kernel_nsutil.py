@@ -105,3 +105,45 @@ def ping(ns: str, dst: str, count: int = 1, wait: float = 1, extra: tuple[str, .
     out = nsexec(ns, "ping", "-n", "-q", "-c", str(count), "-W", str(wait), "-i", "0.2", *extra, dst,
                  check=False)
     return out.returncode == 0
+
+
+def wire_handoff_lab(ns: dict[str, str], client: str) -> None:
+    """srv -- ap1 == mesh0 == ap2 -- cl: addresses and the static routes babel would give.
+
+    ``ns`` from ``namespaces("srv", "ap1", "ap2", "cl")``; SIDs fc00:1::d4 (ap1) and
+    fc00:2::d4 (ap2) are routed over mesh0, the server reaches the clients' /16 through
+    ap1, the client ``client`` sits behind ap2's ``cell`` with 10.99.0.1 as its gateway.
+    Shared by the SRv6 test (test_kernel.py) and the VM's tunnel check.
+    """
+    veth(ns["srv"], "m0", ns["ap1"], "m0")
+    ip(ns["srv"], "addr", "add", "10.1.0.2/24", "dev", "m0")
+    ip(ns["srv"], "route", "add", "10.99.0.0/16", "via", "10.1.0.1")
+    ip(ns["ap1"], "addr", "add", "10.1.0.1/24", "dev", "m0")
+    veth(ns["ap1"], "mesh0", ns["ap2"], "mesh0")
+    ip(ns["ap1"], "-6", "addr", "add", "fd00:12::1/64", "dev", "mesh0", "nodad")
+    ip(ns["ap2"], "-6", "addr", "add", "fd00:12::2/64", "dev", "mesh0", "nodad")
+    ip(ns["ap1"], "-6", "route", "add", "fc00:2::d4/128", "via", "fd00:12::2")  # babel's job in real life
+    ip(ns["ap2"], "-6", "route", "add", "fc00:1::d4/128", "via", "fd00:12::1")
+    ip(ns["ap2"], "route", "add", "10.1.0.0/24", "dev", "mesh0", "via", "inet6", "fd00:12::1")
+    veth(ns["ap2"], "cell", ns["cl"], "eth0")
+    ip(ns["cl"], "addr", "add", f"{client}/16", "dev", "eth0")
+    ip(ns["cl"], "route", "add", "default", "via", "10.99.0.1")
+
+
+@contextlib.contextmanager
+def testbed_from_yaml(yaml_text: str, tag: str, converge_timeout: float = 30) -> Iterator["object"]:
+    """A converged ``Testbed`` of ``yaml_text`` under the prefix ``l3rt-<tag><pid>-``; torn
+    down on exit, and no namespace of that prefix may be left."""
+    from l3roam.testbed import topology
+    from l3roam.testbed.builder import Testbed
+    from l3roam.testbed.clean import list_netns
+
+    prefix = f"l3rt-{tag}{os.getpid() % 10000:04d}-"
+    tb = Testbed(topology.loads(yaml_text, prefix=prefix))
+    try:
+        tb.up()
+        tb.wait_converged(timeout=converge_timeout)
+        yield tb
+    finally:
+        tb.down()
+        assert list_netns(prefix) == []

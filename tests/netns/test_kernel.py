@@ -20,7 +20,7 @@ from l3roam.errors import KernelError
 from l3roam.kernel import SRV6_OVERHEAD, LinkDown, LinkUp, NeighbourSeen
 from l3roam.kernel.netlink import NetlinkKernel
 from l3roam.kernel.sysctl import gateway_sysctls
-from kernel_nsutil import arp_ask, ip, ip_json, namespaces, nsexec, ping, veth
+from kernel_nsutil import arp_ask, ip, ip_json, namespaces, nsexec, ping, veth, wire_handoff_lab
 
 pytestmark = pytest.mark.netns
 
@@ -209,20 +209,8 @@ def test_srv6_redirect_hands_packets_to_the_new_ap(kernel_factory):
     with namespaces("srv", "ap1", "ap2", "cl") as ns:
         k1, k2 = kernel_factory(ns["ap1"]), kernel_factory(ns["ap2"])
         client = A("10.99.0.31")
-        veth(ns["srv"], "m0", ns["ap1"], "m0")
-        ip(ns["srv"], "addr", "add", "10.1.0.2/24", "dev", "m0")
-        ip(ns["srv"], "route", "add", "10.99.0.0/16", "via", "10.1.0.1")
-        ip(ns["ap1"], "addr", "add", "10.1.0.1/24", "dev", "m0")
-        veth(ns["ap1"], "mesh0", ns["ap2"], "mesh0")
-        ip(ns["ap1"], "-6", "addr", "add", "fd00:12::1/64", "dev", "mesh0", "nodad")
-        ip(ns["ap2"], "-6", "addr", "add", "fd00:12::2/64", "dev", "mesh0", "nodad")
-        ip(ns["ap1"], "-6", "route", "add", "fc00:2::d4/128", "via", "fd00:12::2")  # babel's job in real life
-        ip(ns["ap2"], "-6", "route", "add", "fc00:1::d4/128", "via", "fd00:12::1")
-        ip(ns["ap2"], "route", "add", "10.1.0.0/24", "dev", "mesh0", "via", "inet6", "fd00:12::1")
+        wire_handoff_lab(ns, str(client))
         k1.set_sysctl("net.ipv4.ip_forward", 1)
-        veth(ns["ap2"], "cell", ns["cl"], "eth0")
-        ip(ns["cl"], "addr", "add", f"{client}/16", "dev", "eth0")
-        ip(ns["cl"], "route", "add", "default", "via", "10.99.0.1")
         for k in (k1, k2):
             k.install_sid(IPv6Address("fc00:1::d4") if k is k1 else IPv6Address("fc00:2::d4"), "mesh0")
         k2.setup_gateway("cell", GW, GW_MAC)

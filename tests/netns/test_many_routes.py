@@ -13,16 +13,14 @@ one burst) and the same must hold for their new places.
 """
 
 import ipaddress
-import os
 import subprocess
 import time
 
 import pytest
 
 from l3roam.experiment import coverage
-from l3roam.testbed import topology
 from l3roam.testbed.builder import Testbed
-from l3roam.testbed.clean import list_netns
+from kernel_nsutil import testbed_from_yaml
 from l3roam.testbed.topology import CELL_BRIDGE
 
 pytestmark = [pytest.mark.netns, pytest.mark.babeld, pytest.mark.slow]
@@ -66,15 +64,8 @@ def wait_complete(tb: Testbed, where: dict[str, str]) -> dict:
 
 @pytest.fixture()
 def mesh():
-    prefix = f"l3rt-xr{os.getpid() % 10000:04d}-"
-    tb = Testbed(topology.loads(YAML, prefix=prefix))
-    try:
-        tb.up()
-        tb.wait_converged(timeout=30)
+    with testbed_from_yaml(YAML, "xr") as tb:
         yield tb
-    finally:
-        tb.down()
-        assert list_netns(prefix) == []
 
 
 def test_every_router_has_every_route_after_bursts_of_2000_per_router_and_after_moves(mesh):

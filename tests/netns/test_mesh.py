@@ -6,7 +6,6 @@ failure (the fixture's ``down`` plus a prefix-wide clean).
 """
 
 import json
-import os
 import subprocess
 import time
 
@@ -16,10 +15,10 @@ from l3roam.babel.control import BabelControl
 from l3roam.babel.control_lines import RouteFlushed
 from l3roam.errors import ExternalToolError
 from l3roam.measure.table import format_table, summary
-from l3roam.testbed import topology
 from l3roam.testbed.air import Air
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.clean import list_netns
+from kernel_nsutil import testbed_from_yaml
 from l3roam.testbed.schedule import plan_moves
 from l3roam.testbed.session import run_roams
 
@@ -36,15 +35,8 @@ CLIENT_IP = "10.99.0.10"
 
 @pytest.fixture(scope="module")
 def mesh():
-    prefix = f"l3rt-tb-{os.getpid() % 10000:04d}-"
-    tb = Testbed(topology.loads(YAML, prefix=prefix))
-    try:
-        tb.up()
-        tb.wait_converged(timeout=30)
+    with testbed_from_yaml(YAML, "tb-") as tb:
         yield tb
-    finally:
-        tb.down()
-        assert list_netns(prefix) == []
 
 
 def wait_for(pred, timeout, step=0.05):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_lab import master_yaml
 from l3roam.testbed.dhcpclient import DhcpClient
 
 pytestmark = [pytest.mark.netns, pytest.mark.dhcpclient]
@@ -109,14 +110,7 @@ class Lab:
         for key, value in (("net.ipv4.ip_forward", 0), ("net.ipv6.conf.all.forwarding", 0),
                            ("net.ipv4.conf.cell0.proxy_arp", 0), ("net.ipv4.neigh.cell0.proxy_delay", 80)):
             sh("ip", "netns", "exec", ap, "sysctl", "-qw", f"{key}={value}")
-        (self.tmp / "master.yaml").write_text(f"""
-listen: 127.0.0.1:4500
-key: {KEY}
-metrics_listen: null
-log_file: {self.tmp / 'master.log'}
-pools: [{{prefix: 10.99.0.0/16, exclude: [10.99.0.1]}}]
-store: {{path: {self.tmp / 'master.db'}}}
-""")
+        (self.tmp / "master.yaml").write_text(master_yaml(self.tmp, KEY))
         (self.tmp / "node.yaml").write_text(f"""
 node_id: ap1
 master: 127.0.0.1:4500

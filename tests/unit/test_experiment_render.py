@@ -113,6 +113,8 @@ def test_equal_is_equal_within_tolerance():
     assert compare(0.20, 0.18, "cpu") == "same"  # 0.02 % of a core: within the absolute tolerance
     assert compare(0.9, 0.18, "cpu") == "worse"
     assert compare(52.0, 48.0, "gap") == "same" and compare(150.0, 48.0, "gap") == "worse"
+    assert compare(20.0, 10.0, "gap") == "worse"  # one probe more per roam is not "the same"
+    assert compare(1.1, 0.1, "loss") == "worse" and compare(0.5, 0.2, "loss") == "same"
     assert compare(30.0, 150.0, "gap") == "better"
     runs = [run("l3", "l3roam", [50, 60], handoff=True), run("l2", "l2", [50, 60])]
     for r in runs:

@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "netns"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's l3roam
 
-from kernel_nsutil import ip, ip_json, namespaces, ping, veth  # noqa: E402
+from kernel_nsutil import ip_json, namespaces, ping, wire_handoff_lab  # noqa: E402
 
 from l3roam.kernel.netlink import HANDOFF_TUNNEL, NetlinkKernel  # noqa: E402
 
@@ -22,20 +22,8 @@ def main() -> int:
     with namespaces("srv", "ap1", "ap2", "cl") as ns:
         k1, k2 = NetlinkKernel(ns["ap1"]), NetlinkKernel(ns["ap2"])
         try:
-            veth(ns["srv"], "m0", ns["ap1"], "m0")
-            ip(ns["srv"], "addr", "add", "10.1.0.2/24", "dev", "m0")
-            ip(ns["srv"], "route", "add", "10.99.0.0/16", "via", "10.1.0.1")
-            ip(ns["ap1"], "addr", "add", "10.1.0.1/24", "dev", "m0")
-            veth(ns["ap1"], "mesh0", ns["ap2"], "mesh0")
-            ip(ns["ap1"], "-6", "addr", "add", "fd00:12::1/64", "dev", "mesh0", "nodad")
-            ip(ns["ap2"], "-6", "addr", "add", "fd00:12::2/64", "dev", "mesh0", "nodad")
-            ip(ns["ap1"], "-6", "route", "add", "fc00:2::d4/128", "via", "fd00:12::2")  # babel's job in real life
-            ip(ns["ap2"], "-6", "route", "add", "fc00:1::d4/128", "via", "fd00:12::1")
-            ip(ns["ap2"], "route", "add", "10.1.0.0/24", "dev", "mesh0", "via", "inet6", "fd00:12::1")
+            wire_handoff_lab(ns, str(client))
             k1.set_sysctl("net.ipv4.ip_forward", 1)
-            veth(ns["ap2"], "cell", ns["cl"], "eth0")
-            ip(ns["cl"], "addr", "add", f"{client}/16", "dev", "eth0")
-            ip(ns["cl"], "route", "add", "default", "via", "10.99.0.1")
             k1.install_sid(IPv6Address("fc00:1::d4"), "mesh0")
             k2.install_sid(IPv6Address("fc00:2::d4"), "mesh0")
             # the fallback: the SID is a local address and the flow-based tunnel exists
