@@ -81,6 +81,7 @@ class FakeKernel:
         self.closed = False
         self.guard: str | None = None  # the guarded interface once guard_setup ran
         self.bound: dict[IPv4Address, str] = {}  # station binding: address -> MAC
+        self.admitted: set[tuple[IPv4Address, str]] = set()  # filter elements without a neighbour
         self.port_marks: dict[str, int] = {}
 
     def _need(self, ifname: str) -> FakeLink:
@@ -166,10 +167,28 @@ class FakeKernel:
             raise KernelError("station binding", detail="guard_setup was not called")
         self.bound[IPv4Address(ip)] = mac.lower()
 
-    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str, keep_element: bool = False) -> None:
         self._log("guard_unbind", ifname, ip, mac)
         if self.bound.get(IPv4Address(ip)) == mac.lower():
             del self.bound[IPv4Address(ip)]
+            if keep_element:  # the kernel's set has one element per pair, admitted or bound
+                self.admitted.add((IPv4Address(ip), mac.lower()))
+            else:
+                self.admitted.discard((IPv4Address(ip), mac.lower()))
+
+    def guard_admit(self, ifname: str, add: dict[IPv4Address, str], remove: dict[IPv4Address, str]) -> None:
+        self._log("guard_admit", ifname, dict(add), dict(remove))
+        if self.guard is None:
+            raise KernelError("station binding", detail="guard_setup was not called")
+        for ip, mac in remove.items():
+            self.admitted.discard((IPv4Address(ip), mac.lower()))
+        for ip, mac in add.items():
+            self.admitted.add((IPv4Address(ip), mac.lower()))
+
+    def guard_allows(self, ip: IPv4Address, mac: str) -> bool:
+        """Would the filter pass IPv4 from (mac, ip)?  (Tests.)"""
+        pair = (IPv4Address(ip), mac.lower())
+        return self.bound.get(pair[0]) == pair[1] or pair in self.admitted
 
     def guard_port(self, ifname: str, mark: int | None) -> None:
         self._log("guard_port", ifname, mark)
@@ -179,7 +198,7 @@ class FakeKernel:
             self.port_marks[ifname] = mark
 
     def guard_bindings(self) -> dict[IPv4Address, str]:
-        return dict(self.bound)
+        return {**{ip: mac for ip, mac in self.admitted}, **self.bound}  # every element, as the kernel's set
 
     def guard_counters(self) -> dict[str, int]:
         return {}

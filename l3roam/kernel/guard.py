@@ -79,10 +79,18 @@ class StationGuard:
         self._run(G.add_binding(self.s, b), f"bind {ip} to {mac}")
         event(log, "station_bound", ip=ip, mac=mac)
 
-    def unbind(self, ifindex: int, ip: IPv4Address, mac: str) -> None:
-        self._run(G.del_binding(self.s, G.Binding(mac.lower(), ip)), f"unbind {ip} from {mac}")
+    def unbind(self, ifindex: int, ip: IPv4Address, mac: str, keep_element: bool = False) -> None:
+        if not keep_element:
+            self._run(G.del_binding(self.s, G.Binding(mac.lower(), ip)), f"unbind {ip} from {mac}")
         self._neigh("del", ifindex, ip, None)
-        event(log, "station_unbound", ip=ip, mac=mac)
+        event(log, "station_unbound", ip=ip, mac=mac, admitted=keep_element)
+
+    def admit(self, add: dict[IPv4Address, str], remove: dict[IPv4Address, str]) -> None:
+        """Set elements only, in one transaction (each line idempotent, so it cannot fail)."""
+        text = "".join(G.del_binding(self.s, G.Binding(mac.lower(), ip)) for ip, mac in remove.items())
+        text += "".join(G.add_binding(self.s, G.Binding(mac.lower(), ip)) for ip, mac in add.items())
+        if text:
+            self._run(text, f"admit {len(add)} leased pairs, drop {len(remove)}")
 
     def port(self, ifname: str, mark: int | None) -> None:
         """Mark DHCP from station port ``ifname`` with ``mark`` (None: forget the port).

@@ -116,8 +116,11 @@ class Kernel(Protocol):
     def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
         """Bind ``ip`` to ``mac``: a permanent neighbour entry and a filter element."""
 
-    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
-        """Undo ``guard_bind``; absent is fine."""
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str, keep_element: bool = False) -> None:
+        """Undo ``guard_bind``; absent is fine.  ``keep_element``: the pair stays admitted."""
+
+    def guard_admit(self, ifname: str, add: dict[IPv4Address, str], remove: dict[IPv4Address, str]) -> None:
+        """Filter elements only, no neighbour entry: these pairs may (no longer) source IPv4/ARP."""
 
     def guard_port(self, ifname: str, mark: int | None) -> None:
         """DHCP entering by station port ``ifname`` gets packet mark ``mark`` (None: forget it)."""

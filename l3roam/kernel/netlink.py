@@ -471,8 +471,11 @@ class NetlinkKernel:
     def guard_bind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
         self._guard_on().bind(self._ifindex(ifname), ip, mac)
 
-    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str) -> None:
-        self._guard_on().unbind(self._ifindex(ifname), ip, mac)
+    def guard_unbind(self, ifname: str, ip: IPv4Address, mac: str, keep_element: bool = False) -> None:
+        self._guard_on().unbind(self._ifindex(ifname), ip, mac, keep_element)
+
+    def guard_admit(self, ifname: str, add: dict[IPv4Address, str], remove: dict[IPv4Address, str]) -> None:
+        self._guard_on().admit(add, remove)
 
     def guard_port(self, ifname: str, mark: int | None) -> None:
         self._guard_on().port(ifname, mark)

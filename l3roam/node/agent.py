@@ -50,6 +50,7 @@ from l3roam.proto.control import Field, LeaseOp, MessageType
 log = logging.getLogger("l3roam.node")
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+ADMIT_REFRESH_SECONDS = 10.0  # known leases that ended lose their admission this often
 QUIET_METRIC = 50  # the unannounced redirect: metric 50, not our protocol (docs/node-kernel.md)
 _OPS = {"offer": LeaseOp.OFFER, "bind": LeaseOp.BIND, "release": LeaseOp.RELEASE,
         "decline": LeaseOp.DECLINE, "inform": LeaseOp.INFORM}
@@ -93,7 +94,8 @@ class NodeAgent:
             if cfg.master_down.serve_known_leases else None,
             serve_known_at_once=cfg.handoff.serve_known_at_once,
             master_check=cfg.master_down.check_seconds is not None))
-        self.known = KnownLeases(master, cfg.master_down.lease_sync_seconds)
+        self.known = KnownLeases(master, cfg.master_down.lease_sync_seconds, on_synced=self._admit_known)
+        self._next_admit = 0.0
         self._bind_seq: dict[str, int] = {}  # mac -> move seq from the master's BIND answer
         self._hostnames: dict[str, str] = {}
         self._ports: dict[str, str] = {}  # station port -> MAC
@@ -334,6 +336,8 @@ class NodeAgent:
                 self.dhcp_io.send(heapq.heappop(self._delayed)[2])
             self.master.on_timer(now)
             self.known.tick(now)
+            if now >= self._next_admit:  # leases that ended lose their admission
+                self._admit_known()
             self._dhcp_actions(self.dhcp.tick(now), now)
             self._roam_actions(self.roaming.tick(now))
             if now >= self._next_hello:
@@ -371,8 +375,10 @@ class NodeAgent:
                 event(log, "client_released", mac=a.mac, ip=a.ip)
                 if self.dns is not None:
                     self.dns.answerer.remove(a.ip)
+                self._lease_ended(a.mac, a.ip)
                 self._roam(R.Released(a.mac), now)
             elif isinstance(a, ClientDeclined):
+                self._lease_ended(a.mac, a.ip)
                 self._roam(R.Released(a.mac), now)
             elif isinstance(a, Dropped):  # counted by the engine (l3roam_node_dhcp_dropped)
                 event(log, "dhcp_dropped", level=logging.DEBUG, reason=a.reason, mac=a.mac or "-")
@@ -388,6 +394,7 @@ class NodeAgent:
                 if a.op == "bind":
                     self._bind_seq[a.mac] = ans.seq
                     self.known.learn(a.mac, ans.ip, t + ans.lease_seconds, ans.seq)
+                    self._admit_one(ans.ip, a.mac)
                 result = MasterAnswer("ok", ans.ip, ans.lease_seconds)
             else:
                 result = MasterAnswer("refused", reason=ans.reason)
@@ -419,6 +426,21 @@ class NodeAgent:
                     or ev.mac == str(self.cfg.gateway_mac) or int(ev.mac[:2], 16) & 1:
                 return  # a known station, our own gateway MAC, or not a unicast MAC
             self._arrived(ev.mac, now)
+
+    def _admit_known(self) -> None:
+        self._next_admit = self.clock() + ADMIT_REFRESH_SECONDS
+        if self.cfg.guard.admit_known_leases:
+            self.binding.admit(self.known.pairs(self.clock()))
+
+    def _lease_ended(self, mac: str, ip: IPv4Address | None) -> None:
+        """Released or declined here: neither known nor admitted any more (elsewhere: next sync)."""
+        self.known.forget(mac)
+        if ip is not None:
+            self.binding.unadmit(ip)
+
+    def _admit_one(self, ip: IPv4Address | None, mac: str) -> None:
+        if ip is not None and self.cfg.guard.admit_known_leases:
+            self.binding.admit_one(ip, mac)
 
     def _arrived(self, mac: str, now: float) -> None:
         """A station is here; with the master-given lease this node knows for it, if any."""
@@ -475,6 +497,7 @@ class NodeAgent:
                     if ans.ok and ans.ip is not None:  # renewable from here if the master goes
                         self.dhcp.remember(mac, ans.ip, expires, self.cfg.client_interface)
                         self.known.learn(mac, ans.ip, expires, ans.seq)
+                        self._admit_one(ans.ip, mac)
                     host = ans.fields.get(Field.HOSTNAME)
                     if ans.ok and host and self.dns is not None and ans.ip is not None:
                         self.dns.answerer.set_name(str(host), ans.ip)

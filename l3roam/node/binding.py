@@ -17,7 +17,8 @@ class StationBinding:
         self.kernel = kernel
         self.interface = interface
         self.enabled = enabled
-        self.bound: dict[IPv4Address, str] = {}  # address -> MAC
+        self.bound: dict[IPv4Address, str] = {}  # address -> MAC of served clients (element + neighbour)
+        self.admitted: dict[IPv4Address, str] = {}  # address -> MAC the master leased (element only)
         self._port_marks: dict[str, int] = {}  # station port -> packet mark of its DHCP
         self._mark_ports: dict[int, str] = {}
         self._next_mark = 1
@@ -39,7 +40,37 @@ class StationBinding:
     def unbind(self, ip: IPv4Address) -> None:
         mac = self.bound.pop(ip, None)
         if mac is not None:
-            self.kernel.guard_unbind(self.interface, ip, mac)
+            self.kernel.guard_unbind(self.interface, ip, mac, keep_element=self.admitted.get(ip) == mac)
+
+    def admit(self, pairs: dict[IPv4Address, str]) -> None:
+        """Exactly ``pairs`` (the master's leases this node knows) are admitted from now on.
+
+        An admitted pair may source traffic here before this AP serves its client, so a
+        roaming station's first frames are not dropped while its arrival is being handled;
+        it gives nothing the master did not lease (docs/node-kernel.md, "Station binding")."""
+        if not self.enabled:
+            return
+        add = {ip: mac for ip, mac in pairs.items() if self.admitted.get(ip) != mac}
+        remove = {ip: mac for ip, mac in self.admitted.items()
+                  if pairs.get(ip) != mac and self.bound.get(ip) != mac}
+        if add or remove:
+            self.kernel.guard_admit(self.interface, add, remove)
+        self.admitted = dict(pairs)
+
+    def unadmit(self, ip: IPv4Address) -> None:
+        """The lease of ``ip`` ended: its pair is no longer admitted (a served one goes with unbind)."""
+        mac = self.admitted.pop(ip, None)
+        if mac is not None and self.bound.get(ip) != mac:
+            self.kernel.guard_admit(self.interface, {}, {ip: mac})
+
+    def admit_one(self, ip: IPv4Address, mac: str) -> None:
+        """One pair learnt from a master's answer; an older MAC for the address is dropped."""
+        if not self.enabled or self.admitted.get(ip) == mac:
+            return
+        old = self.admitted.get(ip)
+        remove = {ip: old} if old is not None and self.bound.get(ip) != old else {}
+        self.kernel.guard_admit(self.interface, {ip: mac}, remove)
+        self.admitted[ip] = mac
 
     def reconcile(self, wanted: dict[IPv4Address, str]) -> None:
         """After a restart: exactly ``wanted`` (address -> MAC) stays bound."""

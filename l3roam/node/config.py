@@ -100,6 +100,9 @@ class GuardConfig:
     may source IPv4 or ARP; DHCP is rate-limited per station port and per source MAC."""
 
     enabled: bool = True
+    # every (MAC, address) pair the master leased that this node knows may source traffic here,
+    # not only the served clients' (a roaming station's first frames pass; docs/node-kernel.md)
+    admit_known_leases: bool = True
     trusted_ports: list[str] = field(default_factory=list)  # bridge ports not filtered (uplinks)
     dhcp_port_rate: int = 20  # DHCP packets/s per station port (on Wi-Fi: the radio)
     dhcp_port_burst: int = 40

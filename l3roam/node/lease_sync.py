@@ -23,9 +23,10 @@ PAGE = 40
 
 
 class KnownLeases:
-    def __init__(self, master, period: float):
+    def __init__(self, master, period: float, on_synced=None):
         self.master = master
         self.period = period  # 0: no sync, only what answers carry
+        self.on_synced = on_synced  # called with no argument after each complete sync
         self.leases: dict[str, tuple[IPv4Address, float, int]] = {}  # mac -> (ip, expires, seq)
         self._next = 0.0
         self._busy = False
@@ -35,6 +36,18 @@ class KnownLeases:
         if ip is not None and expires > 0:
             old = self.leases.get(mac)
             self.leases[mac] = (ip, expires, max(seq, old[2] if old else 0))
+
+    def forget(self, mac: str) -> None:
+        """The lease ended here (released, declined): not known any more."""
+        self.leases.pop(mac, None)
+
+    def pairs(self, now: float) -> dict[IPv4Address, str]:
+        """Address -> MAC of every unexpired lease known here (the latest ending wins a clash)."""
+        best: dict[IPv4Address, tuple[float, str]] = {}
+        for mac, (ip, expires, _seq) in self.leases.items():
+            if expires > now and (ip not in best or expires > best[ip][0]):
+                best[ip] = (expires, mac)
+        return {ip: mac for ip, (_e, mac) in best.items()}
 
     def get(self, mac: str, now: float) -> tuple[IPv4Address, float, int] | None:
         got = self.leases.get(mac)
@@ -65,5 +78,7 @@ class KnownLeases:
             self.leases.update(self._fresh)
             self._busy, self._next = False, now + self.period
             event(log, "leases_synced", level=logging.DEBUG, known=len(self.leases))
+            if self.on_synced is not None:
+                self.on_synced()
 
         self.master.send(MessageType.LIST, {Field.OFFSET: offset, Field.COUNT: PAGE}, answered)

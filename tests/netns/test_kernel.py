@@ -288,3 +288,34 @@ def _collect(mon, done, timeout: float = 3.0) -> list:
         if ready:
             events.extend(mon.read())
     return events
+
+
+def test_admitted_pairs_pass_the_station_filter_without_a_neighbour_entry(kernel_factory):
+    """ap: bridge cell0 with a station port; cl sends from its leased address through it."""
+    with namespaces("ap", "cl") as ns:
+        k = kernel_factory(ns["ap"])
+        ip(ns["ap"], "link", "add", "cell0", "type", "bridge")
+        ip(ns["ap"], "link", "set", "cell0", "up")
+        veth(ns["ap"], "sta0", ns["cl"], "eth0", mac_b="02:00:00:00:00:51")
+        ip(ns["ap"], "link", "set", "sta0", "master", "cell0")
+        ip(ns["ap"], "addr", "add", "10.99.0.1/16", "dev", "cell0")
+        ip(ns["cl"], "addr", "add", "10.99.0.51/16", "dev", "eth0")
+        ip(ns["cl"], "neigh", "replace", "10.99.0.1", "lladdr",
+           ip_json(ns["ap"], "link", "show", "cell0")[0]["address"], "dev", "eth0")
+        ip(ns["ap"], "neigh", "replace", "10.99.0.51", "lladdr", "02:00:00:00:00:51", "dev", "cell0")
+        k.guard_setup("cell0", IPv4Address("10.99.0.1"))
+        client, mac = IPv4Address("10.99.0.51"), "02:00:00:00:00:51"
+        try:
+            assert not ping(ns["cl"], "10.99.0.1", wait=0.5)  # not leased: dropped
+            k.guard_admit("cell0", {client: mac}, {})
+            assert k.guard_bindings() == {client: mac}
+            assert ping(ns["cl"], "10.99.0.1")  # admitted: passes, though not served here
+            k.guard_bind("cell0", client, mac)
+            k.guard_unbind("cell0", client, mac, keep_element=True)  # it roamed away
+            assert "PERMANENT" not in ip(ns["ap"], "neigh", "show", str(client), "dev", "cell0").stdout
+            assert k.guard_bindings() == {client: mac} and ping(ns["cl"], "10.99.0.1")
+            k.guard_admit("cell0", {}, {client: mac})  # the lease ended
+            k.guard_admit("cell0", {}, {client: mac})  # twice is fine
+            assert k.guard_bindings() == {} and not ping(ns["cl"], "10.99.0.1", wait=0.5)
+        finally:
+            k.guard_teardown()

@@ -23,7 +23,7 @@ from l3roam.testbed.builder import Testbed
 from l3roam.testbed.clean import list_netns
 from l3roam.testbed.deploy import Deployment
 from l3roam.testbed.dhcpclient import DhcpClient
-from l3roam.testbed.topology import CLIENT_IFNAME
+from l3roam.testbed.topology import CELL_BRIDGE, CLIENT_IFNAME
 
 pytestmark = [pytest.mark.netns, pytest.mark.babeld, pytest.mark.dhcpclient, pytest.mark.slow]
 
@@ -69,6 +69,12 @@ def bound_pairs(tb: Testbed, router: str) -> set[tuple[str, str]]:
     return {tuple(e["concat"]) for x in items if "set" in x for e in x["set"].get("elem", [])}
 
 
+def served_pair(tb: Testbed, router: str, ip: str, mac: str) -> bool:
+    """The AP serves (mac, ip): its permanent neighbour entry on the client bridge."""
+    out = tb.exec(router, ["ip", "neigh", "show", ip, "dev", CELL_BRIDGE]).stdout
+    return mac in out and "PERMANENT" in out
+
+
 def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
     prefix = f"l3rt-bf{os.getpid() % 10000:04d}-"
     tb = Testbed(topology.loads(YAML, prefix=prefix))
@@ -92,10 +98,11 @@ def test_back_and_forth_within_a_second_leaves_exactly_one_announcer():
         on_r1, on_r3 = proto44(tb, "r1", ip), proto44(tb, "r3", ip)
         assert len(on_r1) == 1 and "encap" not in json.dumps(on_r1), on_r1
         assert on_r3 == [], on_r3
-        # the station binding followed the client: bound at r1 only, with the client's MAC
+        # the station binding followed the client: served (neighbour entry) at r1 only; the
+        # leased pair stays admitted at both (guard.admit_known_leases, docs/node.md)
         mac = str(tb.topo.client("c1").mac)
-        assert (mac, ip) in bound_pairs(tb, "r1")
-        assert (mac, ip) not in bound_pairs(tb, "r3")
+        assert served_pair(tb, "r1", ip, mac) and not served_pair(tb, "r3", ip, mac)
+        assert (mac, ip) in bound_pairs(tb, "r1") and (mac, ip) in bound_pairs(tb, "r3")
         assert [r for r in tb.routes("r3", "45") if r["dst"] == ip] == []  # nothing announced by r3
         assert [r for r in tb.routes("r1", "45") if r["dst"] == ip] == []
         # and the mesh delivers to it at r1
@@ -133,7 +140,8 @@ def test_with_the_master_killed_a_roaming_client_is_served_at_the_new_ap():
             time.sleep(0.05)
         assert proto44(tb, "r3", ip) and not proto44(tb, "r1", ip)
         mac = str(tb.topo.client("c1").mac)
-        assert (mac, ip) in bound_pairs(tb, "r3") and (mac, ip) not in bound_pairs(tb, "r1")
+        assert served_pair(tb, "r3", ip, mac) and not served_pair(tb, "r1", ip, mac)
+        assert (mac, ip) in bound_pairs(tb, "r3")
         assert f"event=served_provisionally mac={mac}" in dep.log("r3", "node")
         assert f"event=master_silent mac={mac}" in dep.log("r1", "node")
         assert time.monotonic() - t0 < 10
