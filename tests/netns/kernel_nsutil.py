@@ -131,7 +131,7 @@ def wire_handoff_lab(ns: dict[str, str], client: str) -> None:
 
 
 @contextlib.contextmanager
-def testbed_from_yaml(yaml_text: str, tag: str, converge_timeout: float = 30) -> Iterator["object"]:
+def running_testbed(yaml_text: str, tag: str, converge_timeout: float = 30) -> Iterator["object"]:
     """A converged ``Testbed`` of ``yaml_text`` under the prefix ``l3rt-<tag><pid>-``; torn
     down on exit, and no namespace of that prefix may be left."""
     from l3roam.testbed import topology

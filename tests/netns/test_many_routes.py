@@ -20,7 +20,7 @@ import pytest
 
 from l3roam.experiment import coverage
 from l3roam.testbed.builder import Testbed
-from kernel_nsutil import testbed_from_yaml
+from kernel_nsutil import running_testbed
 from l3roam.testbed.topology import CELL_BRIDGE
 
 pytestmark = [pytest.mark.netns, pytest.mark.babeld, pytest.mark.slow]
@@ -64,7 +64,7 @@ def wait_complete(tb: Testbed, where: dict[str, str]) -> dict:
 
 @pytest.fixture()
 def mesh():
-    with testbed_from_yaml(YAML, "xr") as tb:
+    with running_testbed(YAML, "xr") as tb:
         yield tb
 
 

@@ -18,7 +18,7 @@ from l3roam.measure.table import format_table, summary
 from l3roam.testbed.air import Air
 from l3roam.testbed.builder import Testbed
 from l3roam.testbed.clean import list_netns
-from kernel_nsutil import testbed_from_yaml
+from kernel_nsutil import running_testbed
 from l3roam.testbed.schedule import plan_moves
 from l3roam.testbed.session import run_roams
 
@@ -35,7 +35,7 @@ CLIENT_IP = "10.99.0.10"
 
 @pytest.fixture(scope="module")
 def mesh():
-    with testbed_from_yaml(YAML, "tb-") as tb:
+    with running_testbed(YAML, "tb-") as tb:
         yield tb
 
 
