@@ -12,13 +12,13 @@ Prints ``ready`` once curl runs; writes JSON when curl ends or on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import select
 import signal
 import subprocess
 import time
-from pathlib import Path
+
+from l3roam.measure.probe import write_result
 
 BIN_S = 0.05
 
@@ -78,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
            "expected": args.expected, "exit": proc.returncode, "stopped": stopped["flag"],
            "complete": proc.returncode == 0 and (args.expected is None or total == args.expected),
            "curl": err.strip()[-500:], "bins": series, "longest_stall_s": round(stall, 3), "stall_at": stall_at}
-    tmp = Path(args.out + ".tmp")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(args.out)
+    write_result(args.out, out)
     return 0
 
 

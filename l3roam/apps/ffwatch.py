@@ -13,13 +13,14 @@ SIGTERM stops ffmpeg (which then ends its output cleanly) and writes the JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import select
 import signal
 import subprocess
 import time
 from pathlib import Path
+
+from l3roam.measure.probe import write_result
 
 
 def parse_progress(text: str) -> list[tuple[int, str]]:
@@ -111,9 +112,7 @@ def run(argv_ff: list[str], out: str) -> int:
     tail = log_path.read_text(errors="replace")[-1500:]
     res = {"argv": argv, "t_start": t_start, "t_end": t_end, "exit": proc.returncode,
            "stopped_by_us": bool(stopped.get("sent")), "samples": samples, "log": tail}
-    tmp = Path(out + ".tmp")
-    tmp.write_text(json.dumps(res))
-    tmp.replace(out)
+    write_result(out, res)
     return 0
 
 

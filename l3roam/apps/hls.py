@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import socket
 import time
 import urllib.parse
-from pathlib import Path
 
 from l3roam.apps.player import playback
-from l3roam.measure.probe import StopFlag
+from l3roam.measure.probe import StopFlag, write_result
 
 
 def parse_playlist(text: str) -> tuple[float, list[str]]:
@@ -114,9 +112,7 @@ def run(args: argparse.Namespace) -> int:
     out = {"url": args.url, "t_start": t_start, "t_end": time.time(), "segment_s": args.segment,
            "max_buffer_s": args.max_buffer, "timeout_s": args.timeout, "requests": requests,
            "seg_done": seg_done}
-    tmp = Path(args.out + ".tmp")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(args.out)
+    write_result(args.out, out)
     return 0
 
 

@@ -190,7 +190,7 @@ class FakeKernel:
         pair = (IPv4Address(ip), mac.lower())
         return self.bound.get(pair[0]) == pair[1] or pair in self.admitted
 
-    def guard_port(self, ifname: str, mark: int | None) -> None:
+    def guard_port(self, ifname: str, mark: int | None, old: int | None = None) -> None:
         self._log("guard_port", ifname, mark)
         if mark is None:
             self.port_marks.pop(ifname, None)

@@ -38,7 +38,6 @@ class StationGuard:
         self._ipr = ipr
         self.s = settings
         self._nft: Nft = ns.run(Nft)
-        self._marks: dict[str, int] = {}  # station port -> mark, as put in the map since setup
 
     def _run(self, text: str, what: str) -> str:
         return self._ns.run(self._nft.run, text, what)
@@ -53,7 +52,6 @@ class StationGuard:
     def setup(self) -> None:
         kept = self.bindings()
         self._run(G.ruleset(self.s, kept), f"load station binding rules on {self.s.device}")
-        self._marks.clear()  # the new table's map is empty
         event(log, "guard_ready", device=self.s.device, family=self.s.family, kept=len(kept))
 
     def teardown(self, ifindex: int) -> None:
@@ -92,12 +90,12 @@ class StationGuard:
         if text:
             self._run(text, f"admit {len(add)} leased pairs, drop {len(remove)}")
 
-    def port(self, ifname: str, mark: int | None) -> None:
+    def port(self, ifname: str, mark: int | None, old: int | None = None) -> None:
         """Mark DHCP from station port ``ifname`` with ``mark`` (None: forget the port).
 
-        ``setup`` starts the map empty, so what this guard put in it is known and every
-        change is one transaction that cannot fail (a station's arrival waits for it)."""
-        old = self._marks.get(ifname)
+        ``old`` is the port's mark now, as the caller gave it (``setup`` starts the map
+        empty), so every change is one transaction that cannot fail: a station's arrival
+        waits for it."""
         if old == mark:
             return
         text = G.del_port(self.s, ifname, old) if old is not None else ""
@@ -112,10 +110,6 @@ class StationGuard:
                 pass  # it was not there
             if mark is not None:
                 self._run(G.add_port(self.s, ifname, mark), f"mark port {ifname}")
-        if mark is None:
-            self._marks.pop(ifname, None)
-        else:
-            self._marks[ifname] = mark
 
     def counters(self) -> dict[str, int]:
         try:

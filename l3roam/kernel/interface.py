@@ -122,8 +122,9 @@ class Kernel(Protocol):
     def guard_admit(self, ifname: str, add: dict[IPv4Address, str], remove: dict[IPv4Address, str]) -> None:
         """Filter elements only, no neighbour entry: these pairs may (no longer) source IPv4/ARP."""
 
-    def guard_port(self, ifname: str, mark: int | None) -> None:
-        """DHCP entering by station port ``ifname`` gets packet mark ``mark`` (None: forget it)."""
+    def guard_port(self, ifname: str, mark: int | None, old: int | None = None) -> None:
+        """DHCP entering by station port ``ifname`` gets packet mark ``mark`` (None: forget it);
+        ``old``: the mark the port has now (None: none since ``guard_setup``)."""
 
     def guard_bindings(self) -> dict[IPv4Address, str]:
         """The pairs bound now: address -> MAC."""

@@ -477,8 +477,8 @@ class NetlinkKernel:
     def guard_admit(self, ifname: str, add: dict[IPv4Address, str], remove: dict[IPv4Address, str]) -> None:
         self._guard_on().admit(add, remove)
 
-    def guard_port(self, ifname: str, mark: int | None) -> None:
-        self._guard_on().port(ifname, mark)
+    def guard_port(self, ifname: str, mark: int | None, old: int | None = None) -> None:
+        self._guard_on().port(ifname, mark, old)
 
     def guard_bindings(self) -> dict[IPv4Address, str]:
         return {b.ip: b.mac for b in self._guard_on().bindings()}

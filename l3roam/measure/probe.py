@@ -52,7 +52,9 @@ class StopFlag:
         self.flag = True
 
 
-def _write(path: str | None, data: dict) -> None:
+def write_result(path: str | None, data: dict) -> None:
+    """JSON to ``path``, atomically (or to stdout without a path): what every probe and
+    application client leaves for the runner."""
     text = json.dumps(data)
     if path:
         tmp = Path(path + ".tmp")
@@ -93,7 +95,7 @@ def send(args: argparse.Namespace) -> int:
             err = exc.errno or -1
         sent.append([seq, now, err])
         seq += 1
-    _write(args.out, {"kind": "udp-send", "to": args.to, "port": args.port, "rate": args.rate,
+    write_result(args.out, {"kind": "udp-send", "to": args.to, "port": args.port, "rate": args.rate,
                       "run_id": run_id, "start_ns": wall0, "sent": sent})
     return 0
 
@@ -131,7 +133,7 @@ def recv(args: argparse.Namespace) -> int:
         else:
             print("\n".join(lines))
     else:
-        _write(args.out, {"kind": "udp-recv", "port": args.port, "malformed": malformed, "arrivals": arrivals})
+        write_result(args.out, {"kind": "udp-recv", "port": args.port, "malformed": malformed, "arrivals": arrivals})
     return 0
 
 
@@ -173,7 +175,7 @@ def tcp_client(args: argparse.Namespace) -> int:
         sock = socket.create_connection((args.to, args.port), timeout=5)
     except OSError as exc:
         result["error"] = f"connect: {exc}"
-        _write(args.out, result)
+        write_result(args.out, result)
         return 1
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
@@ -224,7 +226,7 @@ def tcp_client(args: argparse.Namespace) -> int:
         sock.close()
     result["longest_stall_ms"] = round(longest * 1000, 1)
     result["stall_at_ns"] = longest_at
-    _write(args.out, result)
+    write_result(args.out, result)
     return 0 if result["alive"] else 1
 
 

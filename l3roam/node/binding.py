@@ -91,7 +91,7 @@ class StationBinding:
         mark = self._port_marks.pop(port, None)
         if mark is not None:
             self._mark_ports.pop(mark, None)
-            self.kernel.guard_port(port, None)
+            self.kernel.guard_port(port, None, old=mark)
 
     def port_of(self, mark: int) -> str | None:
         return self._mark_ports.get(mark)
